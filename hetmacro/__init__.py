@@ -1,0 +1,55 @@
+"""hetmacro: heterogeneous-agent macroeconomics as mean-field games with common noise, in JAX."""
+
+from . import grids, noise
+from .api import METHODS, solve
+from .game import Flow, Game, Kernel, compile
+from .grids import (
+    ActionGrid,
+    Chain,
+    Grid,
+    double_exponential_grid,
+    geometric_grid,
+    lottery,
+    product_chain,
+    rouwenhorst,
+    tauchen,
+)
+from .model import AggState, Distribution, Model, State, param, shipped_calibrations, static
+from .noise import AR1, CommonNoise, Joint, MarkovChain, NoNoise, RareEvent
+from .solution import Solution
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AR1",
+    "METHODS",
+    "ActionGrid",
+    "AggState",
+    "Chain",
+    "CommonNoise",
+    "Distribution",
+    "Flow",
+    "Game",
+    "Grid",
+    "Joint",
+    "Kernel",
+    "MarkovChain",
+    "Model",
+    "NoNoise",
+    "RareEvent",
+    "Solution",
+    "State",
+    "compile",
+    "double_exponential_grid",
+    "geometric_grid",
+    "grids",
+    "lottery",
+    "noise",
+    "param",
+    "product_chain",
+    "rouwenhorst",
+    "shipped_calibrations",
+    "solve",
+    "static",
+    "tauchen",
+]

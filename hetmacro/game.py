@@ -1,0 +1,345 @@
+"""The compiled game: a partially observable mean-field game with common noise (POMFG-CN).
+
+``compile(model)`` turns a :class:`~hetmacro.model.Model` into a :class:`Game` of pure, jit-able
+array operators on the individual state space (n grid points x m chain states, S = n m) and A
+actions:
+
+- ``kernel(agg, z_next)``: for every (s, a) the next-state lottery, K = 2 x (number of shock atoms)
+  grid atoms, followed by the m x m chain matrix. The single source of truth for ``push`` and
+  ``expect``.
+- ``push(mu, pi, kern)`` = A(pi)^T mu, the mean-field update, and ``expect_q(v, kern)`` /
+  ``expect(v, pi, kern)`` = A(pi) v, its adjoint. Both cost O(S A K + n m^2) time and memory: the
+  grid lottery is scattered (or gathered) first, then the small chain matrix is applied (Young's
+  method). The S x S matrix is never formed.
+- ``rewards``, ``terminal_value``, ``signal``, ``reset``, ``step`` and ``rollout``.
+
+Distributions are arrays of shape (n, m); policies (n, m, A); values (n, m).
+"""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .grids import ActionGrid, Chain, Grid, check_stochastic, lottery
+from .model import AggState, Distribution, Model, State
+from .noise import CommonNoise
+
+__all__ = ["Flow", "Game", "Kernel", "compile"]
+
+
+class Kernel(eqx.Module):
+    """Next-state lottery of every (state, action) at one date.
+
+    Attributes:
+        i: (n, m, A, k) int32, lower grid index of each shock atom's next value.
+        t: (n, m, A, k), lottery weight on grid index i + 1.
+        p: (k,), shock atom probabilities.
+        P: (m, m), chain matrix applied after the grid move.
+    """
+
+    i: jnp.ndarray
+    t: jnp.ndarray
+    p: jnp.ndarray
+    P: jnp.ndarray
+
+
+class Flow(eqx.Module):
+    """A mean-field flow along one common-noise path.
+
+    Attributes:
+        aggs: AggState with a leading time axis of length T + 1 (dates 0..T).
+        pi: (T, n, m, A) the policy used at each date.
+    """
+
+    aggs: AggState
+    pi: jnp.ndarray
+
+
+class Game(eqx.Module):
+    """The POMFG-CN compiled from a model. Build it with :func:`compile`."""
+
+    model: Model
+    grid: Grid
+    chain: Chain
+    actions: ActionGrid
+    noise: CommonNoise
+    eps: jnp.ndarray
+    eps_p: jnp.ndarray
+    beta: jnp.ndarray
+    T: int | None = eqx.field(static=True)
+    dtype: object = eqx.field(static=True)
+
+    # --- sizes ----------------------------------------------------------------------------------
+    @property
+    def n(self) -> int:
+        return self.grid.size
+
+    @property
+    def m(self) -> int:
+        return self.chain.size
+
+    @property
+    def A(self) -> int:
+        return self.actions.size
+
+    @property
+    def S(self) -> int:
+        return self.n * self.m
+
+    # --- the individual state mesh ----------------------------------------------------------------
+    def _state(self, i, j) -> State:
+        return State(
+            {
+                self.grid.name: self.grid.points[i],
+                self.chain.name: self.chain.values[j],
+                "i": i,
+                "j": j,
+            }
+        )
+
+    def _over_states(self, f):
+        """Vectorise f(i, j) over the (n, m) mesh."""
+        ii, jj = jnp.meshgrid(jnp.arange(self.n), jnp.arange(self.m), indexing="ij")
+        return jax.vmap(jax.vmap(f))(ii, jj)
+
+    def _over_states_actions(self, f):
+        """Vectorise f(s, a) over (n, m, A)."""
+        acts = self.actions.values
+
+        def at(i, j):
+            s = self._state(i, j)
+            return jax.vmap(lambda a: f(s, a))(acts)
+
+        return self._over_states(at)
+
+    # --- aggregate state --------------------------------------------------------------------------
+    def aggregate_state(self, mu, z, t) -> AggState:
+        """The aggregate state at date t: mu, z, and the model's aggregates and prices."""
+        t = jnp.asarray(t, jnp.int32)
+        dist = Distribution(mu, self.grid, self.chain)
+        values = dict(self.model.aggregates(dist))
+        agg = AggState(mu, z, t, values)
+        values.update(self.model.prices(agg))
+        return AggState(mu, z, t, {k: jnp.asarray(v, self.dtype) for k, v in values.items()})
+
+    def reset(self, key) -> AggState:
+        """Date-0 aggregate state: z_0 from the noise process, mu_0 from the model."""
+        z0 = _cast_noise(self.noise.initial(key), self.dtype)
+        mu0 = jnp.asarray(self.model.initial_distribution(z0), self.dtype)
+        return self.aggregate_state(mu0, z0, 0)
+
+    def noise_step(self, key, z, t):
+        return _cast_noise(self.noise.step(key, z, t), self.dtype)
+
+    def signal(self, agg: AggState) -> jnp.ndarray:
+        """The shared observation vector at date t, shape (d,) (a constant 0 if the model has none)."""
+        sig = self.model.signals(agg)
+        if not sig:
+            return jnp.zeros((1,), self.dtype)
+        return jnp.stack([jnp.asarray(v, self.dtype) for v in sig.values()])
+
+    def signal_names(self) -> list[str]:
+        agg = self.reset(jax.random.PRNGKey(0))
+        return list(self.model.signals(agg)) or ["const"]
+
+    # --- the kernel and its two operators ---------------------------------------------------------
+    def kernel(self, agg: AggState, z_next) -> Kernel:
+        """Next-state lottery of every (s, a) given the aggregate state and the next common noise."""
+        pts = self.grid.points
+
+        def next_values(s, a):
+            return jax.vmap(lambda e: self.model.transition(s, a, e, agg))(self.eps)
+
+        x_next = self._over_states_actions(next_values).astype(self.dtype)
+        i, t = lottery(pts, x_next)
+        P = jnp.asarray(self.model.chain_transition(agg.z, z_next), self.dtype)
+        return Kernel(i, jax.lax.stop_gradient(t), self.eps_p, P)
+
+    def push(self, mu, pi, kern: Kernel):
+        """mu' = A(pi)^T mu: scatter the grid lottery, then apply the chain matrix.
+
+        mu' = (sum_{i, a, k} mu[i, j] pi[i, j, a] p_k [(1 - t) e_{lo} + t e_{lo+1}]) P
+        Shapes: mu (n, m), pi (n, m, A) -> (n, m).
+        """
+        w = (mu[:, :, None] * pi)[..., None] * kern.p
+        jj = jnp.broadcast_to(jnp.arange(self.m)[None, :, None, None], kern.i.shape)
+        out = jnp.zeros((self.n, self.m), mu.dtype)
+        out = out.at[kern.i, jj].add(w * (1 - kern.t)).at[kern.i + 1, jj].add(w * kern.t)
+        return out @ kern.P
+
+    def expect_q(self, v, kern: Kernel):
+        """E[v(s') | s, a] for every (s, a): shape (n, m) -> (n, m, A).
+
+        First the chain expectation W[i', j] = sum_j' P[j, j'] v[i', j'], then the lottery gather.
+        """
+        W = v @ kern.P.T
+        jj = jnp.broadcast_to(jnp.arange(self.m)[None, :, None, None], kern.i.shape)
+        g = (1 - kern.t) * W[kern.i, jj] + kern.t * W[kern.i + 1, jj]
+        return g @ kern.p
+
+    def expect(self, v, pi, kern: Kernel):
+        """(A(pi) v)[s] = sum_a pi(a|s) E[v(s') | s, a]; the adjoint of ``push``. Shape (n, m)."""
+        return jnp.sum(pi * self.expect_q(v, kern), axis=-1)
+
+    # --- payoffs ----------------------------------------------------------------------------------
+    def rewards(self, agg: AggState, next_agg: AggState):
+        """Reward matrix R_t(s, a), shape (n, m, A); the model's final reward at t = T - 1."""
+        step = self._over_states_actions(lambda s, a: self.model.reward(s, a, agg, next_agg))
+        if self.T is None:
+            return step.astype(self.dtype)
+        final = self._over_states_actions(lambda s, a: self.model.final_reward(s, a, agg, next_agg))
+        return jnp.where(agg.t == self.T - 1, final, step).astype(self.dtype)
+
+    def terminal_value(self, agg: AggState):
+        """V_T(s), shape (n, m)."""
+        return self._over_states(lambda i, j: self.model.terminal_value(self._state(i, j), agg)).astype(
+            self.dtype
+        )
+
+    def q_values(self, agg: AggState, next_agg: AggState, v_next):
+        """Q_t(s, a) = R_t(s, a) + beta E[V_{t+1}(s') | s, a], shape (n, m, A)."""
+        kern = self.kernel(agg, next_agg.z)
+        return self.rewards(agg, next_agg) + self.beta * self.expect_q(v_next, kern)
+
+    # --- dynamics ---------------------------------------------------------------------------------
+    def step(self, key, agg: AggState, pi) -> AggState:
+        """One mean-field step: z' ~ noise, mu' = push(mu, pi), next prices."""
+        z_next = self.noise_step(key, agg.z, agg.t)
+        mu_next = self.push(agg.mu, pi, self.kernel(agg, z_next))
+        return self.aggregate_state(mu_next, z_next, agg.t + 1)
+
+    def rollout(self, key, policy, carry=None, T: int | None = None, agg0: AggState | None = None):
+        """Roll the mean field forward along one sampled common-noise path.
+
+        Args:
+            key: PRNG key (the noise path).
+            policy: ``policy(carry, agg) -> (carry, pi)`` with pi of shape (n, m, A). It receives the
+                whole aggregate state; a policy for households must read only ``game.signal(agg)``.
+            carry: initial policy carry (e.g. a GRU hidden state).
+            T: horizon (default: the game's).
+            agg0: start here instead of ``reset``.
+
+        Returns:
+            A :class:`Flow` of T + 1 aggregate states and T policies.
+        """
+        T = self.T if T is None else T
+        if T is None:
+            raise ValueError("rollout needs a horizon T for an infinite-horizon game.")
+        k0, k1 = jax.random.split(key)
+        agg = self.reset(k0) if agg0 is None else agg0
+        keys = jax.random.split(k1, T)
+
+        def body(state, k):
+            agg, c = state
+            c, pi = policy(c, agg)
+            return (self.step(k, agg, pi), c), (agg, pi)
+
+        (agg_T, _), (aggs, pis) = jax.lax.scan(body, (agg, carry), keys)
+        aggs = jax.tree.map(lambda xs, x: jnp.concatenate([xs, x[None]]), aggs, agg_T)
+        mu = eqx.error_if(
+            aggs.mu,
+            ~jnp.all(jnp.isfinite(aggs.mu)),
+            "NaN or Inf in the distribution during a rollout: check the policy (NaN probabilities), "
+            "the model's transition (division by zero?) and prices (negative capital?).",
+        )
+        return Flow(eqx.tree_at(lambda a: a.mu, aggs, mu), pis)
+
+    def rollout_table(self, key, pi_table):
+        """Roll forward under a fixed policy table, shape (T, n, m, A) (or (n, m, A) for all dates)."""
+        pi_table = jnp.asarray(pi_table, self.dtype)
+        if pi_table.ndim == 3:
+            pi_table = jnp.broadcast_to(pi_table, (self.T,) + pi_table.shape)
+        return self.rollout(key, lambda c, agg: (c, pi_table[agg.t]), T=pi_table.shape[0])
+
+
+def _cast_noise(z, dtype):
+    return jax.tree.map(lambda x: x.astype(dtype) if jnp.issubdtype(x.dtype, jnp.floating) else x, z)
+
+
+def _cast_model(model, dtype):
+    return jax.tree.map(
+        lambda x: x.astype(dtype) if eqx.is_array(x) and jnp.issubdtype(x.dtype, jnp.floating) else x, model
+    )
+
+
+def compile(model: Model, dtype=None) -> Game:
+    """Compile a model into a :class:`Game`, validating the declaration.
+
+    Args:
+        model: the model.
+        dtype: float dtype of the game's arrays; default float32, or float64 inside
+            ``jax.experimental.enable_x64()``.
+
+    Raises:
+        ValueError: naming the field, value and fix for a bad declaration.
+    """
+    if dtype is None:
+        dtype = jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
+    dtype = jnp.dtype(dtype)
+    model = _cast_model(model, dtype)
+    name = type(model).__name__
+    grid, chain, actions = model.grid(), model.chain(), model.actions()
+    for what, obj, cls in (
+        ("grid()", grid, Grid),
+        ("chain()", chain, Chain),
+        ("actions()", actions, ActionGrid),
+    ):
+        if not isinstance(obj, cls):
+            raise TypeError(f"{name}.{what} must return a hetmacro.{cls.__name__}, got {type(obj).__name__}.")
+    eps, eps_p = (np.asarray(x, np.float64).reshape(-1) for x in model.shocks())
+    if eps.shape != eps_p.shape:
+        raise ValueError(f"{name}.shocks(): {eps.size} values but {eps_p.size} probabilities.")
+    check_stochastic(f"{name}.shocks() probabilities", eps_p[None, :], square=False)
+    T = model.horizon()
+    beta = float(model.discount())
+    if T is None and not beta < 1:
+        raise ValueError(
+            f"{name}: discount factor beta = {beta} with an infinite horizon: need beta < 1 for values "
+            "to be finite. Fix: lower beta or set a finite horizon T."
+        )
+    if T is not None and (int(T) != T or T < 1):
+        raise ValueError(f"{name}: horizon T = {T!r} must be a positive integer (or None for infinite).")
+    if not beta > 0:
+        raise ValueError(f"{name}: discount factor beta = {beta} must be positive.")
+    noise = model.common_noise()
+    if not isinstance(noise, CommonNoise):
+        raise TypeError(
+            f"{name}.common_noise() must return a hetmacro.noise process, got {type(noise).__name__}."
+        )
+    game = Game(
+        model=model,
+        grid=_cast_model(grid, dtype),
+        chain=_cast_model(chain, dtype),
+        actions=_cast_model(actions, dtype),
+        noise=noise,
+        eps=jnp.asarray(eps, dtype),
+        eps_p=jnp.asarray(eps_p, dtype),
+        beta=jnp.asarray(beta, dtype),
+        T=None if T is None else int(T),
+        dtype=dtype,
+    )
+    _validate_runtime(game, name)
+    return game
+
+
+def _validate_runtime(game: Game, name: str) -> None:
+    """Checks that need the model's functions evaluated once: shapes, initial mass, chain rows."""
+    agg = game.reset(jax.random.PRNGKey(0))
+    mu = np.asarray(agg.mu)
+    if mu.shape != (game.n, game.m):
+        raise ValueError(
+            f"{name}.initial_distribution returned shape {mu.shape}; expected (grid, chain) = "
+            f"({game.n}, {game.m})."
+        )
+    if np.any(mu < 0) or abs(mu.sum() - 1) > 1e-5:
+        raise ValueError(
+            f"{name}.initial_distribution must be non-negative and sum to 1; sums to {mu.sum()!r} "
+            f"with min {mu.min()!r}."
+        )
+    z1 = game.noise_step(jax.random.PRNGKey(1), agg.z, agg.t)
+    check_stochastic(
+        f"{name}.chain_transition(z, z')", np.asarray(game.model.chain_transition(agg.z, z1)), atol=1e-5
+    )
