@@ -271,13 +271,13 @@ def compile(model: Model, dtype=None) -> Game:
     Args:
         model: the model.
         dtype: float dtype of the game's arrays; default float32, or float64 inside
-            ``jax.experimental.enable_x64()``.
+            ``with jax.enable_x64(True):``.
 
     Raises:
         ValueError: naming the field, value and fix for a bad declaration.
     """
     if dtype is None:
-        dtype = jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
+        dtype = jax.dtypes.canonicalize_dtype(jnp.float64)
     dtype = jnp.dtype(dtype)
     model = _cast_model(model, dtype)
     name = type(model).__name__
