@@ -19,8 +19,8 @@ class Solution:
         game: the compiled game (None for solvers that work on the model directly).
         policy: the solved policy: a table pi[t, i, j, a] of shape (T, n, m, A) for finite-horizon
             DP, (n, m, A) or a solver-specific object (a trained network) otherwise.
-        flows: mean-field flows on the evaluation paths (:class:`hetmacro.Flow` with a leading path
-            axis), or None.
+        flows: mean-field flows on the evaluation paths: a :class:`hetmacro.Flow` whose arrays all
+            have a leading path axis (length 1 without common noise), or None.
         values: value function(s) of the policy, e.g. V[t, i, j] for finite horizons.
         exploitability: sup over deviations of the gain of one household, in the model's utility
             units per household at date 0 (weighted by mu_0); None where not computed.

@@ -42,7 +42,7 @@ def test_lq_equilibrium_by_symmetry_keeps_the_mean():
     # uniform distribution the equilibrium mean stays at 49 for all dates.
     sol = hm.solve(LinearQuadratic(aggregate_risk=False, timing="textbook"), method="dp")
     assert sol.info["converged"]
-    np.testing.assert_allclose(np.asarray(sol.flows.aggs.m), 49.0, atol=1e-8)
+    np.testing.assert_allclose(np.asarray(sol.flows.aggs.m[0]), 49.0, atol=1e-8)
 
 
 def test_best_response_beats_every_policy_and_backward_values_match_forward_returns():
@@ -86,7 +86,7 @@ def test_uniform_policy_exploitability_is_in_the_reference_range():
 def test_beach_bar_agents_concentrate_next_to_the_bar():
     sol = hm.solve(BeachBar(closure=False, bar=50), method="dp")
     assert sol.info["converged"]
-    mu = np.asarray(sol.flows.aggs.mu[:, :, 0])
+    mu = np.asarray(sol.flows.aggs.mu[0, :, :, 0])
     distance = np.abs(np.arange(101) - 50)
     assert np.all(mu[:, 50] == 0.0)  # nobody ever stands on the bar itself
     # From a mean distance of 25.5 (uniform), households walk to the bar (5 cells a step at most)

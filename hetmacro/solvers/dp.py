@@ -178,7 +178,7 @@ def solve_equilibrium(
         model=model,
         game=game,
         policy=np.asarray(pi),
-        flows=jax.tree.map(np.asarray, flow),
+        flows=jax.tree.map(lambda x: np.asarray(x)[None], flow),
         values=np.asarray(values),
         exploitability=expl,
         exploitability_kind="exact (no common noise)",
