@@ -20,6 +20,16 @@ METHODS = {
         "solve_stationary",
         "stationary equilibrium without common noise (EGM + Young's histogram + root-finder on r)",
     ),
+    "ks": (
+        "hetmacro.solvers.krusell_smith",
+        "solve_krusell_smith",
+        "Krusell-Smith algorithm: EGM on (a, e, K, z) + histogram simulation + log-linear law of motion",
+    ),
+    "linear": (
+        "hetmacro.solvers.sequence",
+        "solve_linear",
+        "first-order sequence-space impulse responses around the stationary equilibrium (JAX Jacobians)",
+    ),
     "rspg": (
         "hetmacro.solvers.rspg",
         "solve_rspg",
