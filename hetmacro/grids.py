@@ -38,8 +38,8 @@ def _check_increasing(name: str, points: np.ndarray) -> None:
     if np.any(d <= 0):
         k = int(np.argmax(d <= 0))
         raise ValueError(
-            f"{name}: grid points must be strictly increasing, but point {k + 1} ({points[k + 1]!r}) "
-            f"<= point {k} ({points[k]!r}). Fix: sort the points and drop duplicates."
+            f"{name}: grid points must be strictly increasing, but point {k + 1} ({float(points[k + 1])!r}) "
+            f"<= point {k} ({float(points[k])!r}). Fix: sort the points and drop duplicates."
         )
 
 
@@ -51,14 +51,15 @@ def check_stochastic(name: str, P: np.ndarray, atol: float = 1e-8, square: bool 
     if np.any(P < 0):
         i, j = np.argwhere(P < 0)[0]
         raise ValueError(
-            f"{name}: transition probabilities must be non-negative, got P[{i}, {j}] = {P[i, j]!r}."
+            f"{name}: transition probabilities must be non-negative, got P[{i}, {j}] = {float(P[i, j])!r}. "
+            "Fix: set negative entries to 0 and renormalise each row."
         )
     rows = P.sum(axis=1)
     bad = np.abs(rows - 1.0) > atol
     if np.any(bad):
         i = int(np.argmax(bad))
         raise ValueError(
-            f"{name}: transition matrix rows must sum to 1, but row {i} sums to {rows[i]!r}. "
+            f"{name}: transition matrix rows must sum to 1, but row {i} sums to {float(rows[i])!r}. "
             "Fix: normalise each row (P / P.sum(axis=1, keepdims=True))."
         )
 

@@ -220,7 +220,9 @@ def load_calibration(name_or_path: str | Path) -> dict:
     path = Path(name)
     if path.suffix == ".toml" or path.exists():
         if not path.exists():
-            raise FileNotFoundError(f"calibration file '{path}' does not exist.")
+            raise FileNotFoundError(
+                f"calibration file '{path}' does not exist. Shipped calibrations: {shipped_calibrations()}."
+            )
         text = path.read_text()
     else:
         shipped = shipped_calibrations()

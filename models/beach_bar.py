@@ -84,7 +84,8 @@ class BeachBar(hm.Model):
         return {
             "m": 1 - agg.m / self.n_cells,
             "open": 1.0 - agg.z["closed"],
-            "bar": 1 - self.bar_location(agg.z) / self.n_cells,
+            # b is an integer: divide by a float of the game's dtype (int / int is float32 even in x64).
+            "bar": 1 - self.bar_location(agg.z) / jnp.asarray(self.n_cells, agg.m.dtype),
         }
 
     def reward(self, s, a, agg, next_agg):
