@@ -39,7 +39,9 @@ from importlib import resources
 from pathlib import Path
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
+import numpy as np
 
 from .grids import ActionGrid, Chain, Grid
 from .noise import CommonNoise, NoNoise
@@ -48,7 +50,9 @@ __all__ = ["AggState", "Distribution", "Model", "State", "param", "static"]
 
 
 def _to_array(x):
-    return jnp.asarray(x)
+    # Python numbers are kept in float64 (numpy) so that beta = 0.96 stays 0.96 in float64 games;
+    # compile() casts every parameter to the game's dtype.
+    return x if isinstance(x, jax.Array) else np.asarray(x)
 
 
 def param(default=dataclasses.MISSING, **kwargs):
