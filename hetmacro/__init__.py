@@ -14,8 +14,10 @@ from .grids import (
     rouwenhorst,
     tauchen,
 )
+from .io import load
 from .model import AggState, Distribution, Model, State, param, shipped_calibrations, static
 from .noise import AR1, CommonNoise, Joint, MarkovChain, NoNoise, RareEvent
+from .report import compare
 from .solution import Solution
 
 __version__ = "0.1.0"
@@ -39,10 +41,12 @@ __all__ = [
     "RareEvent",
     "Solution",
     "State",
+    "compare",
     "compile",
     "double_exponential_grid",
     "geometric_grid",
     "grids",
+    "load",
     "lottery",
     "noise",
     "param",

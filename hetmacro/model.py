@@ -16,6 +16,7 @@ compiler vectorises over the state space):
 ``reward``             per-period reward u(s, a, agg, next_agg)
 ``final_reward``       reward of the last transition (default: ``reward``)
 ``terminal_value``     value of the state after the last transition (default: 0)
+``policy_quantities``  quantities a choice implies, for tables, e.g. {"c": consumption}
 ``chain_transition``   the chain's matrix given (z, z'), for shocks that move the chain (default P)
 ``aggregates``         moments of the distribution, e.g. {"K": E[a], "L": E[e]}
 ``prices``             prices from aggregates and the common noise, e.g. {"r": ..., "w": ...}
@@ -166,6 +167,11 @@ class Model(eqx.Module):
     def terminal_value(self, s: State, agg: AggState):
         """Value of being in state s at date T, after the last transition (default 0)."""
         return jnp.zeros(())
+
+    def policy_quantities(self, s: State, a, agg: AggState) -> dict:
+        """Named quantities a household's choice implies, for tables (e.g. {"c": consumption});
+        their histogram-weighted means become aggregates (c -> C). Default: none."""
+        return {}
 
     # --- aggregation, prices, signals, aggregate risk --------------------------------------------
     def aggregates(self, dist: Distribution) -> dict:

@@ -1,15 +1,27 @@
-"""What every solver returns."""
+"""What every solver returns: :class:`Solution`, and the reporting methods every Solution offers.
+
+The tables (:mod:`hetmacro.report`), figures (:mod:`hetmacro.plot`) and files (:mod:`hetmacro.io`) work
+from the fields below, so a new solver gets all of them by filling these fields:
+
+- finite-horizon and common-noise solvers fill ``flows`` (a :class:`hetmacro.Flow` with a leading path
+  axis) and a ``policy`` that :meth:`Solution.policy_fn` can turn into ``policy(carry, agg) -> (carry, pi)``:
+  a table pi[t, i, j, a] (T, n, m, A) or (n, m, A), or an object with ``__call__(carry, agg)`` and
+  ``init_carry()`` (a recurrent network);
+- stationary solvers leave ``flows`` None and put the stationary distribution in ``info["mu"]`` (n, m)
+  and the policy as a dict of (n, m) arrays (``"c"``, ``"a_next"``, ...) in ``policy``.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pandas as pd
 
 __all__ = ["Solution"]
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(init=False, eq=False)
 class Solution:
     """The result of :func:`hetmacro.solve`.
 
@@ -18,7 +30,8 @@ class Solution:
         model: the model that was solved.
         game: the compiled game (None for solvers that work on the model directly).
         policy: the solved policy: a table pi[t, i, j, a] of shape (T, n, m, A) for finite-horizon
-            DP, (n, m, A) or a solver-specific object (a trained network) otherwise.
+            DP, (n, m, A), a dict of (n, m) arrays for stationary solvers, or a solver-specific
+            object (a trained network with ``__call__(carry, agg) -> (carry, pi)`` and ``init_carry()``).
         flows: mean-field flows on the evaluation paths: a :class:`hetmacro.Flow` whose arrays all
             have a leading path axis (length 1 without common noise), or None.
         values: value function(s) of the policy, e.g. V[t, i, j] for finite horizons.
@@ -27,33 +40,192 @@ class Solution:
         exploitability_kind: what the number is: ``"exact"`` (no common noise),
             ``"clairvoyant upper bound"`` (best response sees the sampled noise path), ...
         aggregates: named equilibrium objects (e.g. {"r": 0.038, "K": 5.70}), solver-specific.
-        history: one row per solver iteration (iteration, residual or exploitability, seconds, ...).
+        history_frame: one row per solver iteration (iteration, residual or exploitability, seconds,
+            ...); solvers pass it as ``history=``; read it with :meth:`history`.
         timings: seconds spent, e.g. {"compile": ..., "solve": ...}.
         info: anything else the solver reports (iteration counts, tolerances, options, seed).
+
+    Tables: :meth:`summary`, :meth:`paths`, :meth:`irf`, :meth:`policy_table`, :meth:`distribution`,
+    :meth:`inequality`, :meth:`lorenz`, :meth:`history`; figures: ``sol.plot.<name>()``; files:
+    :meth:`save`, :meth:`to_csv`, :meth:`to_excel` and :func:`hetmacro.load`.
     """
 
     method: str
     model: object
-    game: object = None
-    policy: object = None
-    flows: object = None
-    values: object = None
-    exploitability: float | None = None
-    exploitability_kind: str | None = None
-    aggregates: dict = dataclasses.field(default_factory=dict)
-    history: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
-    timings: dict = dataclasses.field(default_factory=dict)
-    info: dict = dataclasses.field(default_factory=dict)
+    game: object
+    policy: object
+    flows: object
+    values: object
+    exploitability: float | None
+    exploitability_kind: str | None
+    aggregates: dict
+    history_frame: pd.DataFrame
+    timings: dict
+    info: dict
 
+    def __init__(
+        self,
+        method: str,
+        model: object,
+        game: object = None,
+        policy: object = None,
+        flows: object = None,
+        values: object = None,
+        exploitability: float | None = None,
+        exploitability_kind: str | None = None,
+        aggregates: dict | None = None,
+        history: pd.DataFrame | None = None,
+        timings: dict | None = None,
+        info: dict | None = None,
+        *,
+        history_frame: pd.DataFrame | None = None,
+    ):
+        if history is not None and history_frame is not None:
+            raise TypeError("Solution: pass the iteration history once, as history= (or history_frame=).")
+        frame = history if history is not None else history_frame
+        self.method = method
+        self.model = model
+        self.game = game
+        self.policy = policy
+        self.flows = flows
+        self.values = values
+        self.exploitability = exploitability
+        self.exploitability_kind = exploitability_kind
+        self.aggregates = {} if aggregates is None else dict(aggregates)
+        self.history_frame = pd.DataFrame() if frame is None else frame
+        self.timings = {} if timings is None else dict(timings)
+        self.info = {} if info is None else dict(info)
+
+    # --- headline numbers -----------------------------------------------------------------------
     def summary(self) -> pd.DataFrame:
         """A one-column table of the headline numbers (method, exploitability, aggregates, time)."""
         rows = {"model": type(self.model).__name__, "method": self.method}
         if self.exploitability is not None:
             rows["exploitability"] = self.exploitability
             rows["exploitability kind"] = self.exploitability_kind
-        rows.update({k: float(v) for k, v in self.aggregates.items()})
+        for k, v in self.aggregates.items():
+            if np.ndim(v) == 0:
+                rows[k] = float(v)
         rows.update({f"time {k} (s)": v for k, v in self.timings.items()})
-        return pd.DataFrame({"value": pd.Series(rows, dtype=object)}).rename_axis("quantity")
+        frame = pd.DataFrame({"value": pd.Series(rows, dtype=object)}).rename_axis("quantity")
+        frame.attrs.update(
+            {
+                "description": "headline numbers: method, exploitability, aggregates, timings",
+                "units": "exploitability: utility units per household at date 0; aggregates: model units; "
+                "times: seconds",
+            }
+        )
+        return frame
+
+    def history(self) -> pd.DataFrame:
+        """The solver's training or iteration history: one row per iteration (a copy).
+
+        Columns are the solver's: DP has iteration, exploitability, return, scheme, seconds; the
+        stationary solver one row per interest-rate evaluation (r, excess supply, iterations, seconds);
+        RSPG iteration, return, exploitability, learning rate, seconds. ``attrs["method"]`` names it.
+        """
+        frame = self.history_frame.copy()
+        frame.attrs.update({"description": f"{self.method} iteration history", "method": self.method})
+        return frame
+
+    @property
+    def horizon(self) -> int | None:
+        """Number of dates with a policy along the flows (T), or None for a stationary solution."""
+        if self.flows is None:
+            return None
+        return int(np.shape(self.flows.aggs.t)[-1]) - 1
+
+    @property
+    def n_paths(self) -> int:
+        """Number of evaluation noise paths in ``flows`` (1 for a stationary solution)."""
+        if self.flows is None:
+            return 1
+        return int(np.shape(self.flows.aggs.t)[0])
+
+    # --- the policy as a function, for re-simulation ---------------------------------------------
+    def policy_fn(self):
+        """The solved policy as ``policy(carry, agg) -> (carry, pi)``, pi of shape (n, m, A).
+
+        What :meth:`hetmacro.Game.rollout` and :meth:`irf` roll forward. Tables pi[t] (T, n, m, A)
+        are read at ``agg.t``; an (n, m, A) table is used at every date; a network policy (an object
+        with ``__call__(carry, agg)``) is returned as is. Start it from :meth:`initial_carry`.
+
+        Raises:
+            NotImplementedError: the policy is not an action distribution on the game's action grid
+                (a stationary solver's continuous savings rule), or it was not saved with the file.
+        """
+        from .report import policy_function
+
+        return policy_function(self)
+
+    def initial_carry(self):
+        """The policy's initial carry (a recurrent network's hidden state); None for tables."""
+        init = getattr(self.policy, "init_carry", None)
+        return init() if callable(init) else None
+
+    # --- tables (hetmacro.report) ------------------------------------------------------------------
+    def paths(self, summary: bool = False, quantiles=(0.05, 0.5, 0.95)) -> pd.DataFrame:
+        """Aggregates, prices and the common noise by (path, t); see :func:`hetmacro.report.paths`."""
+        from . import report
+
+        return report.paths(self, summary=summary, quantiles=quantiles)
+
+    def irf(self, shock="z", size: float = 0.01, horizon: int | None = None, **options) -> pd.DataFrame:
+        """Generalised impulse response; see :func:`hetmacro.report.irf`."""
+        from . import report
+
+        return report.irf(self, shock, size, horizon, **options)
+
+    def policy_table(self, t: int = 0, path: int = 0) -> pd.DataFrame:
+        """Policy at date t on a path, by (grid, chain); see :func:`hetmacro.report.policy_table`."""
+        from . import report
+
+        return report.policy_table(self, t=t, path=path)
+
+    def distribution(self, t: int = 0, path: int = 0) -> pd.DataFrame:
+        """The histogram mu_t as a tidy frame; see :func:`hetmacro.report.distribution`."""
+        from . import report
+
+        return report.distribution(self, t=t, path=path)
+
+    def inequality(self, t: int = 0, path: int | None = None) -> pd.DataFrame:
+        """Gini, top shares and the share at the borrowing limit; see :func:`hetmacro.report.inequality`."""
+        from . import report
+
+        return report.inequality(self, t=t, path=path)
+
+    def lorenz(self, t: int = 0, path: int = 0) -> pd.DataFrame:
+        """Lorenz curve points of the grid variable; see :func:`hetmacro.report.lorenz`."""
+        from . import report
+
+        return report.lorenz(self, t=t, path=path)
+
+    # --- figures and files ------------------------------------------------------------------------
+    @property
+    def plot(self):
+        """Figures: ``sol.plot.irf()``, ``.policy()``, ``.distribution()``, ``.paths()``, ``.history()``."""
+        from .plot import SolutionPlots
+
+        return SolutionPlots(self)
+
+    def save(self, path):
+        """Write the Solution to ``path`` (JSON header line + equinox-serialised arrays; no pickle);
+        returns the path. Read it back with :func:`hetmacro.load`."""
+        from . import io
+
+        return io.save(self, path)
+
+    def to_csv(self, folder, **options) -> list:
+        """Write every table as CSV into ``folder``; see :func:`hetmacro.io.to_csv`."""
+        from . import io
+
+        return io.to_csv(self, folder, **options)
+
+    def to_excel(self, path, **options):
+        """Write every table as one sheet of an Excel workbook (needs openpyxl); returns the path."""
+        from . import io
+
+        return io.to_excel(self, path, **options)
 
     def __repr__(self) -> str:
         return f"Solution({self.method}, {type(self.model).__name__})\n{self.summary().to_string()}"

@@ -350,6 +350,10 @@ class Aiyagari(hm.Model):
     def reward(self, s, a, agg, next_agg):
         return crra(a * self.cash_on_hand(s, agg), self.sigma)
 
+    def policy_quantities(self, s, a, agg):
+        """Consumption c = share x cash on hand (+ the hours cost under GHH)."""
+        return {"c": a * self.cash_on_hand(s, agg) + self.disutility(s.e, agg.w)}
+
     def final_reward(self, s, a, agg, next_agg):
         if self.timing == "paper":
             return crra(self.cash_on_hand(s, agg), self.sigma)
