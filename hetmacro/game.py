@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .grids import ActionGrid, Chain, Grid, check_stochastic, lottery
+from .grids import ActionGrid, Chain, Grid, check_stochastic
 from .model import AggState, Distribution, Model, State
 from .noise import CommonNoise
 
@@ -148,13 +148,12 @@ class Game(eqx.Module):
     # --- the kernel and its two operators ---------------------------------------------------------
     def kernel(self, agg: AggState, z_next) -> Kernel:
         """Next-state lottery of every (s, a) given the aggregate state and the next common noise."""
-        pts = self.grid.points
 
         def next_values(s, a):
             return jax.vmap(lambda e: self.model.transition(s, a, e, agg))(self.eps)
 
         x_next = self._over_states_actions(next_values).astype(self.dtype)
-        i, t = lottery(pts, x_next)
+        i, t = self.grid.lottery(x_next)
         P = jnp.asarray(self.model.chain_transition(agg.z, z_next), self.dtype)
         return Kernel(i, jax.lax.stop_gradient(t), self.eps_p, P)
 
@@ -163,21 +162,32 @@ class Game(eqx.Module):
 
         mu' = (sum_{i, a, k} mu[i, j] pi[i, j, a] p_k [(1 - t) e_{lo} + t e_{lo+1}]) P
         Shapes: mu (n, m), pi (n, m, A) -> (n, m).
+
+        The two scatters run on the flat chain-major array (index j n + lo) with 1-D indices: on CPU
+        this is faster than a 2-D (lo, j) scatter, by about 1.7x for the macro game under ``vmap``
+        over noise paths (benchmarks/pushforward.py); the sums are the same, in the same order.
         """
+        n, m = self.n, self.m
         w = (mu[:, :, None] * pi)[..., None] * kern.p
-        jj = jnp.broadcast_to(jnp.arange(self.m)[None, :, None, None], kern.i.shape)
-        out = jnp.zeros((self.n, self.m), mu.dtype)
-        out = out.at[kern.i, jj].add(w * (1 - kern.t)).at[kern.i + 1, jj].add(w * kern.t)
-        return out @ kern.P
+        flat = (kern.i + n * jnp.arange(m, dtype=kern.i.dtype)[None, :, None, None]).reshape(-1, 1)
+        one = jax.lax.ScatterDimensionNumbers(
+            update_window_dims=(), inserted_window_dims=(0,), scatter_dims_to_operand_dims=(0,)
+        )
+        out = jnp.zeros((m * n,), mu.dtype)
+        out = jax.lax.scatter_add(out, flat, (w * (1 - kern.t)).astype(mu.dtype).reshape(-1), one)
+        out = jax.lax.scatter_add(out, flat + 1, (w * kern.t).astype(mu.dtype).reshape(-1), one)
+        return out.reshape(m, n).T @ kern.P
 
     def expect_q(self, v, kern: Kernel):
         """E[v(s') | s, a] for every (s, a): shape (n, m) -> (n, m, A).
 
-        First the chain expectation W[i', j] = sum_j' P[j, j'] v[i', j'], then the lottery gather.
+        First the chain expectation W[i', j] = sum_j' P[j, j'] v[i', j'], then the lottery gather,
+        a 1-D gather on the flat array (index i' m + j): on CPU somewhat faster than a 2-D gather.
         """
-        W = v @ kern.P.T
-        jj = jnp.broadcast_to(jnp.arange(self.m)[None, :, None, None], kern.i.shape)
-        g = (1 - kern.t) * W[kern.i, jj] + kern.t * W[kern.i + 1, jj]
+        m = self.m
+        W = (v @ kern.P.T).reshape(-1)
+        flat = kern.i * m + jnp.arange(m, dtype=kern.i.dtype)[None, :, None, None]
+        g = (1 - kern.t) * W[flat] + kern.t * W[flat + m]
         return g @ kern.p
 
     def expect(self, v, pi, kern: Kernel):
@@ -336,8 +346,8 @@ def _validate_runtime(game: Game, name: str) -> None:
         )
     if np.any(mu < 0) or abs(mu.sum() - 1) > 1e-5:
         raise ValueError(
-            f"{name}.initial_distribution must be non-negative and sum to 1; sums to {mu.sum()!r} "
-            f"with min {mu.min()!r}."
+            f"{name}.initial_distribution must be non-negative and sum to 1; sums to {float(mu.sum()):.6g} "
+            f"with min {float(mu.min()):.6g}. Fix: clip negative entries at 0 and divide by the sum."
         )
     z1 = game.noise_step(jax.random.PRNGKey(1), agg.z, agg.t)
     check_stochastic(
