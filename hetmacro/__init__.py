@@ -1,5 +1,15 @@
 """hetmacro: heterogeneous-agent macroeconomics as mean-field games with common noise, in JAX."""
 
+import os as _os
+
+# Installed, models/ and calibrations/ are subpackages; in a source checkout they sit beside this
+# folder. Let the checkout import them too (e.g. ``python -m hetmacro`` from the repository root).
+_root = _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__)))
+if not _os.path.isdir(_os.path.join(_os.path.dirname(__file__), "models")) and _os.path.isfile(
+    _os.path.join(_root, "models", "__init__.py")
+):
+    __path__.append(_root)
+
 from . import grids, noise
 from .api import METHODS, solve
 from .game import Flow, Game, Kernel, compile

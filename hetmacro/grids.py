@@ -74,7 +74,7 @@ class Grid(eqx.Module):
     Attributes:
         name: the symbol used in tables and in model code (``"a"`` for assets).
         points: shape (n,), in the model's units (e.g. units of the consumption good).
-        spacing: detected at construction: ("uniform", g_0, h) for g_i = g_0 + i h,
+        spacing: detected at construction: ("uniform", g_0, h, exact) for g_i = g_0 + i h,
             ("geometric", g_0, pivot, log ratio) for g_i + pivot = (g_0 + pivot) ratio^i, or None.
             A known spacing locates a value in closed form instead of by binary search, which is
             the most expensive part of building a kernel on CPU.
@@ -96,32 +96,36 @@ class Grid(eqx.Module):
         return int(self.points.shape[0])
 
     def lottery(self, x):
-        """:func:`lottery` on this grid; in closed form, without any lookup, when the spacing is known.
+        """:func:`lottery` on this grid, locating x in closed form when the spacing is known.
 
-        XLA's gathers cost several nanoseconds each on CPU, so the closed form also computes the
-        neighbouring points instead of reading them (they agree with ``points`` to rounding).
+        The neighbouring points are read from ``points`` (so means are preserved to rounding), except
+        on grids whose points are exactly g_0 + i h in floating point (integer lattices), where the
+        weight is u - i without any lookup: XLA's gathers cost several nanoseconds each on CPU.
         """
         if self.spacing is None:
             return lottery(self.points, x)
         n = self.size
         if self.spacing[0] == "uniform":
-            _, g0, h = self.spacing
+            _, g0, h, exact = self.spacing
             u = (x - g0) / h
             i = jnp.clip(jnp.floor(u), 0, n - 2)
-            return i.astype(jnp.int32), jnp.clip(u - i, 0.0, 1.0)
-        _, g0, pivot, log_ratio = self.spacing
-        log_base = np.log(g0 + pivot)
-        u = (jnp.log(jnp.maximum(x + pivot, 1e-30)) - log_base) / log_ratio
-        i = jnp.clip(jnp.floor(u), 0, n - 2)
-        lo = jnp.exp(log_base + i * log_ratio) - pivot
-        hi = jnp.exp(log_base + (i + 1) * log_ratio) - pivot
-        return i.astype(jnp.int32), jnp.clip((x - lo) / (hi - lo), 0.0, 1.0)
+            if exact:
+                return i.astype(jnp.int32), jnp.clip(u - i, 0.0, 1.0)
+        else:
+            _, g0, pivot, log_ratio = self.spacing
+            u = (jnp.log(jnp.maximum(x + pivot, 1e-30)) - np.log(g0 + pivot)) / log_ratio
+            i = jnp.clip(jnp.floor(u), 0, n - 2)
+        # Rounding may put x one cell off only within an ulp of a grid point: the clipped weight
+        # then moves at most an ulp of mass.
+        i = i.astype(jnp.int32)
+        return i, _lottery_weight(self.points, i, x)
 
 
 def _detect_spacing(pts: np.ndarray) -> tuple | None:
     d = np.diff(pts)
     if np.allclose(d, d[0], rtol=1e-9, atol=0.0):
-        return ("uniform", float(pts[0]), float(d[0]))
+        exact = bool(np.array_equal(pts[0] + d[0] * np.arange(pts.size), pts))
+        return ("uniform", float(pts[0]), float(d[0]), exact)
     if pts.size >= 3 and not np.isclose(pts[0] + pts[2], 2 * pts[1], rtol=1e-12, atol=0.0):
         # (g_1 + p)^2 = (g_0 + p)(g_2 + p) gives the pivot p of a shifted geometric grid.
         pivot = (pts[1] ** 2 - pts[0] * pts[2]) / (pts[0] + pts[2] - 2 * pts[1])
