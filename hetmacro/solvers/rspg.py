@@ -1,0 +1,764 @@
+r"""Recurrent Structural Policy Gradient (RSPG) and its memoryless variant SPG.
+
+``hm.solve(model, method="rspg")`` / ``method="spg"``: train a household policy network
+(:mod:`hetmacro.policies`) by exact structural policy gradients on the model's compiled game
+(:mod:`hetmacro.solvers.training`), then evaluate it on fresh common-noise paths.
+
+Reference: Wibault, Forkel, Towers, Wibault, Duque, Whittle, Schaab, Yang, Wang, Osborne, Moll and
+Foerster (2026), "Recurrent Structural Policy Gradient for Partially Observable Mean Field Games",
+arXiv 2602.20141. SPG: Yang et al. (2025), arXiv 2512.18892.
+
+**Exploitability** (in utility units of one household at date 0, weighted by mu_0):
+
+- *clairvoyant* (the paper's): on each noise path, the best response knows that path's whole future
+  noise; averaged over the evaluation paths. An **upper bound** on the true exploitability when
+  there is common noise, exact without it.
+- *non-anticipative*, where the common noise has finitely many branches (at most ``max_branches``,
+  e.g. the LQ game's sign, the Beach Bar's bar and closure): exact expectation over all branches,
+  and a best response that conditions only on what a household observes (its own state and the
+  signal history). It is computed by backward induction on the signal-history classes of branches
+  and is exact when branches that share a signal history up to date t have shared the same kernel
+  before t (checked, and reported as ``info["exploitability_nonanticipative_exact"]``); otherwise
+  it is a lower bound on the true figure.
+
+**Defaults** depend on what the game looks like (:data:`DEFAULT_RULES`, :func:`default_options`);
+every option can be overridden by keyword.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+
+from ..game import Flow, Game, compile
+from ..noise import AR1, Joint, MarkovChain, NoNoise, RareEvent
+from ..policies import HEADS, NetworkPolicy, PolicyNetwork, state_features
+from ..solution import Solution
+from .dp import policy_value
+from .training import Trainer, backward_pass, compiled_chunk, forward_flow, sample_noise_path
+
+__all__ = [
+    "DEFAULT_RULES",
+    "default_options",
+    "enumerate_noise_paths",
+    "evaluate_policy",
+    "nonanticipative_exploitability",
+    "solve_rspg",
+    "solve_spg",
+]
+
+
+# --- defaults -------------------------------------------------------------------------------------
+
+
+def _integer_moves(game: Game) -> bool:
+    v = np.asarray(game.actions.values, np.float64)
+    return bool(np.allclose(v, np.round(v)) and np.allclose(np.diff(v), 1.0))
+
+
+def _integer_lattice(game: Game) -> bool:
+    x = np.asarray(game.grid.points, np.float64)
+    return bool(np.allclose(x, np.round(x)) and np.allclose(np.diff(x), 1.0))
+
+
+def _no_common_noise(game: Game) -> bool:
+    return bool(game.noise.deterministic)
+
+
+#: (what the game looks like, test on the compiled game, settings). Applied in order; later rules
+#: override earlier ones; keyword options override all. Documented in docs/rspg.md.
+DEFAULT_RULES = (
+    (
+        "every game (the paper's configuration, mfax_spec.md §D2)",
+        lambda g: True,
+        {
+            "iterations": 200,
+            "paths": 8,
+            "lr": 1e-3,
+            "width": 128,
+            "hidden": 128,
+            "encoder_depth": 2,
+            "signal_depth": 1,
+            "head_layers": 0,
+            "noise_paths": "auto",
+            "eval_paths": 32,
+            "eval_every": 20,
+            "keep_paths": 8,
+            "chunk": 10,
+            "grid_scaling": "auto",
+            "max_branches": 256,
+            "beta_nodes": 8,
+            "state_table": False,
+            "entropy": 0.0,
+            "entropy_until": 0.5,
+            "explore": 0.0,
+            "date_weights": "discounted",
+        },
+    ),
+    (
+        "integer moves on a lattice (ActionGrid.integers): categorical head",
+        _integer_moves,
+        {"head": "categorical", "lr": 1e-2, "entropy": 3.0, "entropy_until": 0.5},
+    ),
+    (
+        "integer lattice of positions (unit-spaced integer grid): a per-state table in the encoder",
+        _integer_lattice,
+        {"state_table": True},
+    ),
+    (
+        "any other ordinal action grid (shares, fractions): Kumaraswamy head integrated over the cells",
+        lambda g: not _integer_moves(g),
+        {"head": "kumaraswamy", "lr": 1e-2},
+    ),
+    (
+        "no common noise: one path suffices (all paths are identical)",
+        _no_common_noise,
+        {"paths": 1, "eval_paths": 1, "keep_paths": 1},
+    ),
+)
+
+
+def default_options(game: Game, method: str = "rspg") -> tuple[dict, list[str]]:
+    """The default options for ``game`` and the names of the rules that set them."""
+    opts, used = {"time_feature": False}, []
+    for name, test, settings in DEFAULT_RULES:
+        if test(game):
+            opts.update(settings)
+            used.append(name)
+    return opts, used
+
+
+# --- enumerating a finite noise tree ------------------------------------------------------------------
+
+
+def _branches(noise, T: int, cap: int):
+    """List of (z path (T + 1,) numpy or dict of them, probability), or None if not finite/too many."""
+    if isinstance(noise, NoNoise):
+        return [(np.zeros(T + 1, np.int32), 1.0)]
+    if isinstance(noise, AR1):
+        if not noise.deterministic:
+            return None
+        z = float(noise.z0) * float(noise.rho) ** np.arange(T + 1)
+        return [(z.astype(np.float64), 1.0)]
+    if isinstance(noise, MarkovChain):
+        P, p0 = np.asarray(noise.P, np.float64), np.asarray(noise.initial_probs, np.float64)
+        paths = [((int(i),), float(p)) for i, p in enumerate(p0) if p > 0]
+        for _ in range(T):
+            paths = [(seq + (j,), p * P[seq[-1], j]) for seq, p in paths for j in np.flatnonzero(P[seq[-1]])]
+            if len(paths) > cap:
+                return None
+        return [(np.asarray(seq, np.int32), p) for seq, p in paths]
+    if isinstance(noise, RareEvent):
+        p = float(noise.prob)
+        dates = [noise.at] if noise.at is not None else list(range(1, T + 1))
+        out, survive = [], 1.0
+        for d in dates:
+            if 1 <= d <= T:
+                z = (np.arange(T + 1) >= d).astype(np.int32)
+                out.append((z, survive * p))
+                survive *= 1.0 - p
+        out.append((np.zeros(T + 1, np.int32), survive))
+        out = [(z, q) for z, q in out if q > 0]
+        return out if len(out) <= cap else None
+    if isinstance(noise, Joint):
+        parts = {}
+        for name, part in noise.parts.items():
+            b = _branches(part, T, cap)
+            if b is None:
+                return None
+            parts[name] = b
+        combos = list(itertools.product(*parts.values()))
+        if len(combos) > cap:
+            return None
+        names = list(parts)
+        return [({n: z for n, (z, _) in zip(names, c)}, float(np.prod([q for _, q in c]))) for c in combos]
+    return None
+
+
+def enumerate_noise_paths(game: Game, T: int | None = None, max_branches: int = 256):
+    """All common-noise paths of a finite noise tree and their probabilities, or None.
+
+    Handles :class:`~hetmacro.noise.NoNoise`, :class:`~hetmacro.noise.MarkovChain`,
+    :class:`~hetmacro.noise.RareEvent`, :class:`~hetmacro.noise.Joint` of these, and a
+    deterministic :class:`~hetmacro.noise.AR1`; returns None for continuous noise or more than
+    ``max_branches`` branches. Returns (zs with leading axes (B, T + 1), probabilities (B,)).
+    """
+    T = game.T if T is None else T
+    br = _branches(game.noise, T, max_branches)
+    if br is None:
+        return None
+    zs = jax.tree.map(lambda *xs: jnp.stack([jnp.asarray(x) for x in xs]), *[z for z, _ in br])
+    zs = jax.tree.map(lambda x: x.astype(game.dtype) if jnp.issubdtype(x.dtype, jnp.floating) else x, zs)
+    probs = np.asarray([p for _, p in br], np.float64)
+    return zs, jnp.asarray(probs / probs.sum(), game.dtype)
+
+
+# --- evaluation -----------------------------------------------------------------------------------
+
+
+@eqx.filter_jit
+def _init_network(key, spec: tuple, dtype):
+    """The network of ``spec`` (sorted (name, value) pairs), initialised from ``key``, cast to dtype."""
+    kw = dict(spec)
+    net = PolicyNetwork(**{**kw, "u_edges": np.asarray(kw["u_edges"])}, key=key)
+    return jax.tree.map(lambda x: x.astype(dtype) if eqx.is_inexact_array(x) else x, net)
+
+
+@eqx.filter_jit
+def _sample_paths(game: Game, keys, T: int):
+    """Noise paths z_0..z_T for each key (as ``Game.rollout`` draws them): leading axes (len(keys), T + 1)."""
+    return jax.vmap(lambda k: sample_noise_path(game, k, T))(keys)
+
+
+def _state_part(net, features):
+    return net.state_part(features)
+
+
+@eqx.filter_jit
+def evaluate_policy(net: PolicyNetwork, game: Game, features, zs):
+    """Per-path policy return and clairvoyant best-response return, (P,) each, on paths zs (P, T + 1)."""
+    sp = _state_part(net, features)
+
+    def one(z):
+        aggs, _, svs, _, ok, kerns = forward_flow(net, game, sp, z, keep_kernels=True)
+        J, J_br, *_ = backward_pass(net, game, sp, aggs, svs, 1.0, with_grad=False, kerns=kerns)
+        return J, J_br
+
+    return jax.lax.map(one, zs, batch_size=min(8, jax.tree.leaves(zs)[0].shape[0]))
+
+
+@eqx.filter_jit
+def _flows_and_values(net: PolicyNetwork, game: Game, features, zs):
+    sp = _state_part(net, features)
+
+    def one(z):
+        aggs, _, _, pis, _, _ = forward_flow(net, game, sp, z, keep_pi=True)
+        flow = Flow(aggs, pis)
+        return flow, policy_value(game, flow)
+
+    return jax.lax.map(one, zs)
+
+
+@eqx.filter_jit
+def nonanticipative_exploitability(net: PolicyNetwork, game: Game, features, zs, probs, rtol=1e-5):
+    """Exact expected returns over an enumerated noise tree, and the non-anticipative best response.
+
+    Branches b with probabilities p_b. At date t, branches whose signals o_0..o_t agree (within
+    ``rtol``) form one information class c; the deviation chooses, for each own state s and class,
+    a_t = argmax_a sum_{b in c} p_b Q^b_t(s, a), with Q^b_t = R^b_t + beta E^b[V^b_{t+1}] and V^b the
+    deviation's own continuation value on branch b. This is the best response among policies that
+    see only the household's state and the signal history whenever households in one class cannot
+    tell its branches apart from their own state either, i.e. when branches sharing a class at
+    date t + 1 have the same kernel at t and the same mu_0 (the returned ``exact`` flag).
+
+    Returns dict: policy_return, best_response_return, exploitability (all exact expectations over
+    branches), clairvoyant_best_response_return, exact (bool).
+    """
+    sp = _state_part(net, features)
+    aggs, signals, svs, _, _, _ = jax.vmap(lambda z: forward_flow(net, game, sp, z))(zs)
+    o_T = jax.vmap(lambda a: game.signal(jax.tree.map(lambda x: x[-1], a)))(aggs)
+    sig = jnp.concatenate([signals, o_T[:, None]], axis=1)  # (B, T + 1, d)
+    diff = jnp.abs(sig[:, None] - sig[None, :]) <= rtol * (1.0 + jnp.abs(sig[:, None]))
+    same = jnp.cumprod(jnp.all(diff, axis=-1), axis=2).astype(bool)  # (B, B, T + 1)
+    classes = jnp.moveaxis(same, 2, 0)  # (T + 1, B, B)
+    p = probs
+    now = jax.tree.map(lambda x: x[:, :-1], aggs)
+    nxt = jax.tree.map(lambda x: x[:, 1:], aggs)
+    v_T = jax.vmap(lambda a: game.terminal_value(jax.tree.map(lambda x: x[-1], a)))(aggs)
+    mu0 = aggs.mu[:, 0]
+    swap = lambda x: jnp.swapaxes(x, 0, 1)  # noqa: E731  (B, T, ...) -> (T, B, ...)
+
+    def body(carry, xs):
+        v, v_na, v_cl, mism = carry
+        agg, agg_next, sv, c_t, c_next = xs
+
+        def per_branch(a, an, s, vv, vn, vc):
+            kern = game.kernel(a, an.z)
+            R = game.rewards(a, an)
+            pi = net.probs(sp, s).reshape(game.n, game.m, game.A)
+            q = R + game.beta * game.expect_q(vv, kern)
+            q_na = R + game.beta * game.expect_q(vn, kern)
+            q_cl = R + game.beta * game.expect_q(vc, kern)
+            return jnp.sum(pi * q, -1), q_na, jnp.max(q_cl, -1), kern
+
+        v, q_na, v_cl, kern = jax.vmap(per_branch)(agg, agg_next, sv, v, v_na, v_cl)
+        wts = c_t * p[None, :]
+        qbar = jnp.einsum("bc,cnma->bnma", wts, q_na) / jnp.sum(wts, axis=1)[:, None, None, None]
+        act = jnp.argmax(qbar, axis=-1)
+        v_na = jnp.take_along_axis(q_na, act[..., None], axis=-1)[..., 0]
+        # Kernels of branches that households cannot tell apart at t + 1 must agree at t.
+        gap = lambda x: jnp.max(  # noqa: E731
+            jnp.abs(x[:, None] - x[None, :]).reshape(x.shape[0], x.shape[0], -1), axis=-1
+        )
+        kd = gap(kern.i.astype(game.dtype)) + gap(kern.t) + gap(kern.P)
+        mism = jnp.maximum(mism, jnp.max(jnp.where(c_next, kd, 0.0)))
+        return (v, v_na, v_cl, mism), None
+
+    xs = (
+        jax.tree.map(swap, now),
+        jax.tree.map(swap, nxt),
+        swap(svs),
+        classes[:-1],
+        classes[1:],
+    )
+    (v0, v_na0, v_cl0, mism), _ = jax.lax.scan(
+        body, (v_T, v_T, v_T, jnp.asarray(0.0, game.dtype)), xs, reverse=True
+    )
+    mu_gap = jnp.max(
+        jnp.where(
+            classes[0],
+            jnp.max(jnp.abs(mu0[:, None] - mu0[None, :]).reshape(mu0.shape[0], mu0.shape[0], -1), axis=-1),
+            0.0,
+        )
+    )
+    ret = lambda v: jnp.sum(p * jnp.sum(mu0 * v, axis=(1, 2)))  # noqa: E731
+    J, J_na, J_cl = ret(v0), ret(v_na0), ret(v_cl0)
+    return {
+        "policy_return": J,
+        "best_response_return": J_na,
+        "exploitability": J_na - J,
+        "clairvoyant_best_response_return": J_cl,
+        "clairvoyant_exploitability": J_cl - J,
+        "exact": (mism <= 1e-6) & (mu_gap <= 1e-6),
+    }
+
+
+# --- checkpoints ----------------------------------------------------------------------------------
+
+
+def _fingerprint(model) -> str:
+    leaves, treedef = jax.tree.flatten(model)
+    h = hashlib.sha256(str(treedef).encode())
+    for leaf in leaves:
+        h.update(np.asarray(leaf).tobytes() if eqx.is_array_like(leaf) else repr(leaf).encode())
+    return h.hexdigest()[:16]
+
+
+def _save_checkpoint(path: Path, tree, meta: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        eqx.tree_serialise_leaves(f, tree)
+    os.replace(tmp, path)
+    tmp_json = path.with_name(path.name + ".json.tmp")
+    tmp_json.write_text(json.dumps(meta, indent=1, default=float))
+    os.replace(tmp_json, path.with_name(path.name + ".json"))
+
+
+def _load_checkpoint(path: Path, like, signature: dict):
+    meta_path = path.with_name(path.name + ".json")
+    if not (path.exists() and meta_path.exists()):
+        return None
+    meta = json.loads(meta_path.read_text())
+    old = meta.get("signature", {})
+    differ = sorted(k for k in set(old) | set(signature) if old.get(k) != signature.get(k))
+    if differ:
+        raise ValueError(
+            f"checkpoint '{path}' was written by a different run (settings that differ: {differ}). "
+            "Delete it, or pass another checkpoint path, to start afresh."
+        )
+    with open(path, "rb") as f:
+        tree = eqx.tree_deserialise_leaves(f, like)
+    return tree, meta
+
+
+# --- the solver -----------------------------------------------------------------------------------
+
+_NAN_CAUSES = {
+    "pi": "the policy network's probabilities are not finite: its parameters blew up, most likely "
+    "because the learning rate is too high (lr = {lr:g}); lower it (e.g. lr = {lr10:g})",
+    "v": "the rewards or values on the current mean-field flow are not finite with a finite policy: "
+    "check the model's grid and prices (e.g. negative or zero consumption, cash on hand or capital, "
+    "a log or power of a negative number, a grid that lets wealth leave its range)",
+    "g": "the gradient is not finite although the return is: the learning rate may be too high "
+    "(lr = {lr:g}), or the action head's parameters reached an extreme (a, b of the continuous head)",
+}
+
+
+def _nan_message(method, it, m, lr):
+    which = "pi" if not m["pi_ok"] else ("v" if not m["v_ok"] else "g")
+    what = {"pi": "the policy", "v": "the return", "g": "the gradient"}[which]
+    cause = _NAN_CAUSES[which].format(lr=lr, lr10=lr / 10)
+    return (
+        f"{method.upper()} training stopped at iteration {it}: {what} is not finite (return = "
+        f"{float(m['return'])!r}, gradient norm = {float(m['grad_norm'])!r}). Likely cause: {cause}. "
+        "The parameters before this iteration are kept (and checkpointed if a checkpoint path was given)."
+    )
+
+
+def _solve(model, method: str, recurrent: bool, game: Game | None = None, **options) -> Solution:
+    t_start = time.perf_counter()
+    game = compile(model) if game is None else game
+    defaults, rules = default_options(game, method)
+    extra = {"seed", "checkpoint", "progress", "callback", "horizon", "time_feature"}
+    unknown = sorted(set(options) - set(defaults) - extra)
+    if unknown:
+        raise TypeError(
+            f"solve(method={method!r}): unknown option(s) {unknown}; valid: {sorted(set(defaults) | extra)}."
+        )
+    opts = {**defaults, **options}
+    seed = int(opts.pop("seed", 0))
+    checkpoint = opts.pop("checkpoint", None)
+    progress = opts.pop("progress", True)
+    callback = opts.pop("callback", None)
+    T = opts.pop("horizon", None) or game.T
+    if T is None:
+        beta = float(game.beta)
+        T = int(min(math.ceil(math.log(0.01) / math.log(beta)), 200)) if beta < 1 else 200
+        rules.append(
+            f"infinite horizon: trained on the first T = {T} periods (beta^T = {beta**T:.3g}), then the "
+            "model's terminal value; pass horizon= to change it"
+        )
+    if opts["head"] not in HEADS:
+        raise ValueError(f"head = {opts['head']!r}: use one of {HEADS}.")
+    iterations, chunk = int(opts["iterations"]), max(1, int(opts["chunk"]))
+    lr = float(opts["lr"])
+    if opts["date_weights"] not in ("discounted", "uniform"):
+        raise ValueError(f"date_weights = {opts['date_weights']!r}: use 'discounted' or 'uniform'.")
+    if not lr > 0:
+        raise ValueError(f"lr = {lr!r}: the learning rate must be positive.")
+    if iterations < 1:
+        raise ValueError(f"iterations = {iterations!r}: need at least one training iteration.")
+
+    # Noise paths: an enumerated tree (exact expectation) or sampled paths.
+    tree = enumerate_noise_paths(game, T, int(opts["max_branches"]))
+    mode = opts["noise_paths"]
+    if mode not in ("auto", "sample", "exact"):
+        raise ValueError(f"noise_paths = {mode!r}: use 'auto', 'sample' or 'exact'.")
+    if mode == "exact" and tree is None:
+        raise ValueError(
+            f"noise_paths='exact' needs a common noise with at most max_branches = {opts['max_branches']} "
+            f"branches; {type(game.noise).__name__} has more (or is continuous). Use noise_paths='sample'."
+        )
+    if mode == "auto":
+        mode = "exact" if tree is not None and tree[1].shape[0] <= int(opts["paths"]) else "sample"
+
+    features = jnp.asarray(state_features(game, opts["grid_scaling"]), game.dtype)
+    d = int(game.signal(game.reset(jax.random.PRNGKey(0))).shape[0])
+    u_edges = (np.asarray(game.actions.edges, np.float64) - game.actions.low) / (
+        game.actions.high - game.actions.low
+    )
+    k_init, k_train, k_eval = jax.random.split(jax.random.PRNGKey(seed), 3)
+    net_spec = {
+        "n_features": int(features.shape[1]),
+        "d_signal": d,
+        "n_actions": int(game.A),
+        "u_edges": [float(u) for u in u_edges],
+        "horizon": int(T),
+        "recurrent": recurrent,
+        "head": opts["head"],
+        "width": int(opts["width"]),
+        "hidden": int(opts["hidden"]),
+        "encoder_depth": int(opts["encoder_depth"]),
+        "signal_depth": int(opts["signal_depth"]),
+        "head_layers": int(opts["head_layers"]),
+        "time_feature": bool(opts["time_feature"]),
+        "beta_nodes": int(opts["beta_nodes"]),
+        "state_table": int(game.n * game.m) if opts["state_table"] else None,
+    }
+    net = _init_network(
+        k_init,
+        tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in net_spec.items())),
+        game.dtype,
+    )
+    params, static = eqx.partition(net, eqx.is_inexact_array)
+    trainer = Trainer(
+        game=game,
+        static=static,
+        features=features,
+        exact_zs=tree[0] if mode == "exact" else None,
+        exact_weights=tree[1] if mode == "exact" else None,
+        lr=jnp.asarray(lr, game.dtype),
+        entropy=jnp.asarray(float(opts["entropy"]), game.dtype),
+        entropy_until=jnp.asarray(float(opts["entropy_until"]), game.dtype),
+        explore=jnp.asarray(float(opts["explore"]), game.dtype),
+        discount_dates=jnp.asarray(opts["date_weights"] == "discounted"),
+        iterations=iterations,
+        n_paths=int(opts["paths"]),
+        horizon=int(T),
+        soft=float(opts["entropy"]) > 0,
+    )
+    opt_state = trainer.optimiser.init(params)
+
+    # Evaluation paths: the whole tree when it is enumerated (exact), else fresh sampled paths
+    # from a key that training never uses.
+    if mode == "exact":
+        eval_zs, eval_w = tree
+    else:
+        n_eval = int(opts["eval_paths"])
+        eval_zs = _sample_paths(game, jax.random.split(k_eval, n_eval), int(T))
+        eval_w = jnp.full((n_eval,), 1.0 / n_eval, game.dtype)
+    w_eval = np.asarray(eval_w, np.float64)
+
+    signature = {
+        "method": method,
+        "model": type(model).__name__,
+        "model_fingerprint": _fingerprint(model),
+        "seed": seed,
+        "noise_paths": mode,
+        "horizon": int(T),
+        **{k: v for k, v in opts.items() if isinstance(v, int | float | str | bool)},
+    }
+    start_it, rows, evals, train_wall, train_cpu = 0, [], [], 0.0, 0.0
+    ckpt = Path(checkpoint) if checkpoint is not None else None
+    if ckpt is not None:
+        loaded = _load_checkpoint(ckpt, (params, opt_state), signature)
+        if loaded is not None:
+            (params, opt_state), meta = loaded
+            start_it, rows, evals = meta["iteration"], meta["history"], meta["evaluations"]
+            train_wall, train_cpu = meta["train_seconds"], meta.get("train_cpu_seconds", 0.0)
+
+    chunk_fn, t_compile = compiled_chunk(trainer, params, opt_state, k_train, chunk)
+    eval_every = int(opts["eval_every"])
+    t_eval = [0.0, None]  # total, first call (includes compilation)
+
+    def evaluate(p, it):
+        t2 = time.perf_counter()
+        J, J_br = (
+            np.asarray(x, np.float64)
+            for x in evaluate_policy(eqx.combine(p, static), game, features, eval_zs)
+        )
+        dt = time.perf_counter() - t2
+        t_eval[0] += dt
+        t_eval[1] = dt if t_eval[1] is None else t_eval[1]
+        ex = float(np.sum(w_eval * (J_br - J)))
+        evals.append(
+            {"iteration": it, "eval_exploitability": ex, "seconds": train_wall, "cpu_seconds": train_cpu}
+        )
+        return J, J_br
+
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=iterations, initial=start_it, desc=method.upper(), unit="it")
+    it = start_it
+    try:
+        if eval_every > 0 and it == 0 and not evals:
+            evaluate(params, 0)
+        while it < iterations:
+            n = min(chunk, iterations - it)
+            t1, c1 = time.perf_counter(), time.process_time()
+            params, opt_state, m, done = chunk_fn(params, opt_state, k_train, it, n)
+            m = jax.tree.map(np.asarray, m)
+            done = int(done)
+            dt, dc = time.perf_counter() - t1, time.process_time() - c1
+            bad = next(
+                (i for i in range(done) if not (m["pi_ok"][i] and m["v_ok"][i] and m["g_ok"][i])), None
+            )
+            good = done if bad is None else bad
+            for i in range(good):
+                rows.append(
+                    {
+                        "iteration": it + i,
+                        "return": float(m["return"][i]),
+                        "exploitability": float(m["exploitability"][i]),
+                        "best_response_return": float(m["best_response_return"][i]),
+                        "learning_rate": float(m["learning_rate"][i]),
+                        "grad_norm": float(m["grad_norm"][i]),
+                        "seconds": train_wall + dt * (i + 1) / done,
+                    }
+                )
+            train_wall, train_cpu = train_wall + dt, train_cpu + dc
+            it += good
+            if bad is not None:
+                if ckpt is not None:
+                    _save_checkpoint(
+                        ckpt, (params, opt_state), _meta(signature, it, rows, evals, train_wall, train_cpu)
+                    )
+                raise FloatingPointError(
+                    _nan_message(
+                        method, it, {k: v[bad] for k, v in m.items()}, float(m["learning_rate"][bad])
+                    )
+                )
+            if eval_every > 0 and it < iterations and it // eval_every > (it - done) // eval_every:
+                evaluate(params, it)
+            if ckpt is not None:
+                _save_checkpoint(
+                    ckpt, (params, opt_state), _meta(signature, it, rows, evals, train_wall, train_cpu)
+                )
+            if bar is not None:
+                post = {
+                    "return": f"{rows[-1]['return']:.5g}",
+                    "expl (batch)": f"{rows[-1]['exploitability']:.3g}",
+                }
+                if evals:
+                    post["expl (eval)"] = f"{evals[-1]['eval_exploitability']:.3g}"
+                bar.set_postfix(post, refresh=False)
+                bar.update(done)
+            if callback is not None:
+                callback(rows[-1])
+    finally:
+        if bar is not None:
+            bar.close()
+
+    # Final evaluation of the trained policy.
+    net = eqx.combine(params, static)
+    J, J_br = evaluate(params, it)
+    t3 = time.perf_counter()
+    gaps = J_br - J
+    expl_cl = float(np.sum(w_eval * gaps))
+    n_eval = int(w_eval.shape[0])
+    se = float(np.std(gaps, ddof=1) / math.sqrt(n_eval)) if (mode == "sample" and n_eval > 1) else 0.0
+    info = {
+        "options": {**opts, "seed": seed, "horizon": int(T)},
+        "default_rules": rules,
+        "noise_paths": mode,
+        "paths_per_iteration": int(tree[1].shape[0]) if mode == "exact" else int(opts["paths"]),
+        "evaluation_paths": n_eval,
+        "policy_return": float(np.sum(w_eval * J)),
+        "best_response_return_clairvoyant": float(np.sum(w_eval * J_br)),
+        "exploitability_clairvoyant": expl_cl,
+        "exploitability_clairvoyant_se": se,
+        "iterations": it,
+        "horizon": int(T),
+        "evaluations": pd.DataFrame(evals),
+    }
+    if game.noise.deterministic:
+        expl, kind = expl_cl, "exact (no common noise)"
+    elif tree is not None:
+        na = nonanticipative_exploitability(net, game, features, tree[0], tree[1])
+        na = {k: (bool(v) if k == "exact" else float(v)) for k, v in na.items()}
+        branches = int(tree[1].shape[0])
+        info.update(
+            exploitability_nonanticipative=na["exploitability"],
+            exploitability_nonanticipative_exact=na["exact"],
+            nonanticipative=na,
+            noise_branches=branches,
+        )
+        if mode == "sample":  # the tree gives the exact expectation: report it rather than the sample mean
+            info["exploitability_clairvoyant_sampled"] = expl_cl
+            info["exploitability_clairvoyant"] = na["clairvoyant_exploitability"]
+            info["policy_return"] = na["policy_return"]
+        if na["exact"]:
+            expl = na["exploitability"]
+            kind = (
+                f"non-anticipative, exact over all {branches} noise branches (the best response sees its "
+                "own state and the signal history); clairvoyant upper bound in info"
+            )
+        else:
+            expl = info["exploitability_clairvoyant"]
+            kind = (
+                f"clairvoyant upper bound, exact over all {branches} noise branches; a non-anticipative "
+                f"lower bound ({na['exploitability']:.4g}) is in info"
+            )
+    else:
+        expl = expl_cl
+        kind = (
+            f"clairvoyant upper bound (the best response sees each sampled noise path's future): mean over "
+            f"{n_eval} fresh paths, standard error {se:.2g}"
+        )
+    keep = min(int(opts["keep_paths"]), n_eval)
+    flows, values = _flows_and_values(net, game, features, jax.tree.map(lambda z: z[:keep], eval_zs))
+    flows = jax.tree.map(np.asarray, flows)
+    t_eval[0] += time.perf_counter() - t3
+    aggregates = {k: float(np.mean(v)) for k, v in flows.aggs.values.items()}
+    info["aggregate_paths"] = pd.DataFrame(
+        {k: np.mean(v, axis=0) for k, v in flows.aggs.values.items()}
+    ).rename_axis("t")
+    info["aggregates_note"] = "aggregates: means over dates and the kept evaluation paths (flows)"
+    hist = pd.DataFrame(rows)
+    if len(hist):
+        e = pd.DataFrame(evals)[["iteration", "eval_exploitability"]] if evals else None
+        hist = hist.merge(e, on="iteration", how="left") if e is not None else hist
+    timings = {
+        "compile": t_compile,
+        "train": train_wall,
+        "train_cpu": train_cpu,
+        "per_iteration": train_wall / max(len(rows), 1),
+        "per_iteration_cpu": train_cpu / max(len(rows), 1),
+        "evaluate": t_eval[0],
+        "evaluate_first_call": t_eval[1] or 0.0,
+        "total": time.perf_counter() - t_start,
+    }
+    return Solution(
+        method=method,
+        model=model,
+        game=game,
+        policy=NetworkPolicy(net, features, game, {**net_spec, "grid_scaling": opts["grid_scaling"]}),
+        flows=flows,
+        values=np.asarray(values),
+        exploitability=expl,
+        exploitability_kind=kind,
+        aggregates=aggregates,
+        history=hist,
+        timings=timings,
+        info=info,
+    )
+
+
+def _meta(signature, it, rows, evals, train_wall, train_cpu):
+    return {
+        "signature": signature,
+        "iteration": it,
+        "history": rows,
+        "evaluations": evals,
+        "train_seconds": train_wall,
+        "train_cpu_seconds": train_cpu,
+    }
+
+
+_DOC_OPTIONS = """
+    Options (defaults from :func:`default_options`, by what the game looks like; see docs/rspg.md):
+        iterations: Adam steps, one per iteration (200).
+        lr: initial learning rate, annealed linearly to 0.1 lr over ``iterations``
+            (``optax.linear_schedule``); gradients clipped to global norm 1.0 (1e-2).
+        paths: common-noise paths E per iteration (8; 1 without common noise).
+        noise_paths: "sample" (fresh paths each iteration, as the paper), "exact" (every branch of a
+            finite noise tree, weighted by its probability), "auto" (exact when the tree has at most
+            ``paths`` branches).
+        head: "categorical", "kumaraswamy" or "beta" (see :mod:`hetmacro.policies`).
+        width, hidden, encoder_depth, signal_depth, head_layers: network sizes (128, 128, 2, 1, 0).
+        state_table: add a per-state parameter table to the state encoder (integer lattices).
+        time_feature: append t/T to the signal input (a memoryless SPG cannot count dates otherwise).
+        entropy, entropy_until: entropy bonus tau_0 (utility units per period) in the training
+            objective, annealed linearly to 0 at ``entropy_until * iterations`` (categorical heads:
+            3.0 until half-way; 0 otherwise). Reported returns and exploitabilities never include it.
+        explore: weight of the uniform distribution mixed into mu_t in the gradient's state weights (0).
+        grid_scaling: state features, "auto", "linear" or "log".
+        eval_every, eval_paths, keep_paths: evaluation at iteration 0 and every ``eval_every``
+            iterations on ``eval_paths`` fixed fresh paths (20, 32); flows kept for ``keep_paths`` (8).
+        chunk: iterations per compiled chunk (progress, NaN checks and checkpoints between chunks).
+        seed: PRNG seed (network initialisation, training and evaluation paths).
+        checkpoint: a file path; written after every chunk, and resumed from if it exists.
+        progress: show a tqdm progress bar. callback: ``f(last history row)`` after every chunk.
+        horizon: training horizon T for an infinite-horizon model (default: beta^T <= 1%, at most 200).
+        max_branches, beta_nodes: noise-tree size limit (256); quadrature points per cell (Beta head).
+
+    Returns:
+        :class:`~hetmacro.solution.Solution` with ``policy`` a :class:`~hetmacro.policies.NetworkPolicy`,
+        ``flows`` (kept evaluation paths, leading path axis) and ``values`` V^pi (paths, T + 1, n, m),
+        ``exploitability`` and ``exploitability_kind``, ``history()`` (iteration, return,
+        exploitability and best_response_return on the iteration's own paths, learning_rate,
+        grad_norm, seconds, eval_exploitability), ``timings`` (compile, train, train_cpu,
+        per_iteration, per_iteration_cpu, evaluate, total; seconds) and ``info``.
+
+    Raises:
+        FloatingPointError: a non-finite policy, return or gradient, naming the iteration and the
+            likely cause; the parameters before that iteration are kept in the checkpoint.
+"""
+
+
+def solve_rspg(model, **options) -> Solution:
+    """Recurrent structural policy gradient: a GRU over the shared signals' history."""
+    return _solve(model, "rspg", True, **options)
+
+
+def solve_spg(model, **options) -> Solution:
+    """Structural policy gradient: a memoryless policy of the current signal (and t/T with
+    ``time_feature=True``)."""
+    return _solve(model, "spg", False, **options)
+
+
+solve_rspg.__doc__ += _DOC_OPTIONS
+solve_spg.__doc__ += _DOC_OPTIONS
