@@ -403,19 +403,22 @@ def test_exploitability_falls_on_lq_with_common_noise(lq_noise_run):
 
 
 @pytest.mark.parametrize(
-    "name, method",
-    [("macro", "rspg")]
+    "name, method, iterations",
+    [("macro", "rspg", 30)]
     + [
-        pytest.param(n, m, marks=pytest.mark.slow)
-        for n, m in [("beach_bar", "rspg"), ("krusell_smith", "rspg")]
+        # The Beach Bar's closure makes it the slowest game to learn (the reference code goes from
+        # 461 to 323 in 20 iterations with 128 paths): it gets 90 iterations to halve.
+        pytest.param(n, m, k, marks=pytest.mark.slow)
+        for n, m, k in [("beach_bar", "rspg", 90), ("krusell_smith", "rspg", 30)]
     ],
 )
-def test_exploitability_falls_during_training(name, method):
+def test_exploitability_falls_during_training(name, method, iterations):
+    every = iterations // 3
     sol = hm.solve(
-        _small_models()[name](), method=method, iterations=30, eval_every=10, eval_paths=8, **QUIET
+        _small_models()[name](), method=method, iterations=iterations, eval_every=every, eval_paths=8, **QUIET
     )
     ev = sol.info["evaluations"]
-    assert list(ev["iteration"]) == [0, 10, 20, 30]
+    assert list(ev["iteration"]) == [0, every, 2 * every, iterations]
     assert ev["eval_exploitability"].iloc[-1] < 0.5 * ev["eval_exploitability"].iloc[0]
     assert np.isfinite(sol.exploitability) and sol.exploitability >= -1e-4
     assert sol.flows.aggs.mu.shape[1] == sol.info["horizon"] + 1
