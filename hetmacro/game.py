@@ -221,6 +221,29 @@ class Game(eqx.Module):
         mu_next = self.push(agg.mu, pi, self.kernel(agg, z_next))
         return self.aggregate_state(mu_next, z_next, agg.t + 1)
 
+    def noise_path(self, key, T: int, kick=None):
+        """z_0..z_T exactly as :meth:`rollout` draws them from ``key``; leading axis T + 1.
+
+        ``kick(t, z) -> z`` (optional) modifies each date's value as it is drawn, so that later dates
+        follow the noise's own law of motion from the modified value with the same random numbers
+        (common random numbers: a shock to an AR(1) decays at its persistence rate; a chain forced
+        into a state moves on from it).
+        """
+        k0, k1 = jax.random.split(key)
+        z0 = _cast_noise(self.noise.initial(k0), self.dtype)
+        if kick is not None:
+            z0 = kick(0, z0)
+
+        def body(z, xs):
+            t, k = xs
+            z_next = self.noise_step(k, z, t)
+            if kick is not None:
+                z_next = kick(t + 1, z_next)
+            return z_next, z_next
+
+        _, zs = jax.lax.scan(body, z0, (jnp.arange(T, dtype=jnp.int32), jax.random.split(k1, T)))
+        return jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), z0, zs)
+
     def rollout(self, key, policy, carry=None, T: int | None = None, agg0: AggState | None = None):
         """Roll the mean field forward along one sampled common-noise path.
 

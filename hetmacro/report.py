@@ -377,27 +377,8 @@ def rollout_with_noise(game, policy, z_path, carry=None, mu0=None) -> Flow:
 
 
 def noise_path(game, key, T: int, kick=None):
-    """z_0..z_T exactly as :meth:`hetmacro.Game.rollout` draws them from ``key``.
-
-    ``kick(t, z) -> z`` (optional) modifies each date's value as it is drawn, so that later dates
-    follow the noise's own law of motion from the modified value with the same random numbers
-    (common random numbers: a shock to an AR(1) decays at its persistence rate; a chain forced into a
-    state moves on from it).
-    """
-    k0, k1 = jax.random.split(key)
-    z0 = _cast_noise(game.noise.initial(k0), game.dtype)
-    if kick is not None:
-        z0 = kick(0, z0)
-
-    def body(z, xs):
-        t, k = xs
-        z_next = game.noise_step(k, z, t)
-        if kick is not None:
-            z_next = kick(t + 1, z_next)
-        return z_next, z_next
-
-    _, zs = jax.lax.scan(body, z0, (jnp.arange(T, dtype=jnp.int32), jax.random.split(k1, T)))
-    return jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), z0, zs)
+    """z_0..z_T as :meth:`hetmacro.Game.noise_path` draws them (see there for ``kick``)."""
+    return game.noise_path(key, T, kick)
 
 
 def _get(z, name):

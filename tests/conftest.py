@@ -180,23 +180,9 @@ def _at(tree, t):
     return jax.tree.map(lambda x: x[t], tree)
 
 
-def _noise_path_impl(game, key, T: int):
-    k0, k1 = jax.random.split(key)
-    z0 = game.reset(k0).z
-
-    def body(z, xs):
-        t, k = xs
-        z_next = game.noise_step(k, z, t)
-        return z_next, z_next
-
-    _, zs = jax.lax.scan(body, z0, (jnp.arange(T, dtype=jnp.int32), jax.random.split(k1, T)))
-    return jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), z0, zs)
-
-
-@eqx.filter_jit
 def _noise_paths(game, keys, T: int):
     """z_0..z_T as ``Game.rollout`` draws them, one path per key: leading axes (len(keys), T + 1)."""
-    return jax.vmap(lambda k: _noise_path_impl(game, k, T))(keys)
+    return jax.vmap(lambda k: game.noise_path(k, T))(keys)
 
 
 @eqx.filter_jit
@@ -206,7 +192,7 @@ def _step_cases(game, keys, ts, mu, pi, v):
     T = horizon(game)
 
     def one(key, t, mu, pi, v):
-        zs = _noise_path_impl(game, key, T)
+        zs = game.noise_path(key, T)
         agg = game.aggregate_state(mu, _at(zs, t), t)
         kern = game.kernel(agg, _at(zs, t + 1))
         return game.push(mu, pi, kern), game.expect(v, pi, kern), game.expect_q(v, kern)

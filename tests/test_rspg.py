@@ -31,7 +31,7 @@ from hetmacro.policies import (
 )
 from hetmacro.solvers.dp import best_response, exploitability, policy_value
 from hetmacro.solvers.rspg import _branches, default_options, enumerate_noise_paths
-from hetmacro.solvers.training import forward_flow, sample_noise_path, structural_gradient
+from hetmacro.solvers.training import forward_flow, structural_gradient
 
 QUIET = {"progress": False}
 
@@ -175,7 +175,7 @@ def test_adjoint_gradient_equals_autodiff_of_backward_induction(x64, model, head
         net,
         (net.head.out.weight * 100, jnp.linspace(-1, 1, game.S * 16).reshape(game.S, 16)),
     )
-    zs = jax.vmap(lambda k: sample_noise_path(game, k, game.T))(jax.random.split(jax.random.PRNGKey(3), 3))
+    zs = jax.vmap(lambda k: game.noise_path(k, game.T))(jax.random.split(jax.random.PRNGKey(3), 3))
     w = jnp.asarray([0.2, 0.3, 0.5])
     J, J_br, grads, ok = eqx.filter_jit(structural_gradient)(net, game, feats, zs, w)
     params, static = eqx.partition(net, eqx.is_inexact_array)
@@ -226,7 +226,7 @@ def test_enumerate_noise_paths_of_the_papers_games():
     assert np.all(closed[:, 15:] == closed[:, 15:16])
     # Every sampled path is one of the branches.
     for k in range(5):
-        z = sample_noise_path(bb, jax.random.PRNGKey(k), 30)
+        z = bb.noise_path(jax.random.PRNGKey(k), 30)
         match = (np.asarray(zs["bar"]) == np.asarray(z["bar"])) & (closed == np.asarray(z["closed"]))
         assert match.all(axis=1).sum() == 1
     assert _branches(hm.AR1(0.9, 0.03), 4, 256) is None  # continuous noise: no tree

@@ -46,7 +46,7 @@ from ..noise import AR1, Joint, MarkovChain, NoNoise, RareEvent
 from ..policies import HEADS, NetworkPolicy, PolicyNetwork, state_features
 from ..solution import Solution
 from .dp import policy_value
-from .training import Trainer, backward_pass, compiled_chunk, forward_flow, sample_noise_path
+from .training import Trainer, backward_pass, compiled_chunk, forward_flow
 
 __all__ = [
     "DEFAULT_RULES",
@@ -218,7 +218,7 @@ def _init_network(key, spec: tuple, dtype):
 @eqx.filter_jit
 def _sample_paths(game: Game, keys, T: int):
     """Noise paths z_0..z_T for each key (as ``Game.rollout`` draws them): leading axes (len(keys), T + 1)."""
-    return jax.vmap(lambda k: sample_noise_path(game, k, T))(keys)
+    return jax.vmap(lambda k: game.noise_path(k, T))(keys)
 
 
 def _state_part(net, features):

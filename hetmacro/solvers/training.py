@@ -47,7 +47,6 @@ __all__ = [
     "backward_pass",
     "forward_flow",
     "initial_aggregate",
-    "sample_noise_path",
     "structural_gradient",
 ]
 
@@ -60,20 +59,6 @@ def initial_aggregate(game: Game, z0):
     """The date-0 aggregate state for a given z_0 (``Game.reset`` without the draw)."""
     mu0 = jnp.asarray(game.model.initial_distribution(z0), game.dtype)
     return game.aggregate_state(mu0, z0, 0)
-
-
-def sample_noise_path(game: Game, key, T: int):
-    """z_0..z_T drawn as ``Game.rollout(key, ...)`` draws them; leading axis T + 1."""
-    k0, k1 = jax.random.split(key)
-    z0 = game.reset(k0).z
-
-    def body(z, xs):
-        t, k = xs
-        z_next = game.noise_step(k, z, t)
-        return z_next, z_next
-
-    _, zs = jax.lax.scan(body, z0, (jnp.arange(T, dtype=jnp.int32), jax.random.split(k1, T)))
-    return jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), z0, zs)
 
 
 def forward_flow(
@@ -281,7 +266,7 @@ class Trainer(eqx.Module):
         if self.exact_zs is not None:
             return self.exact_zs, self.exact_weights
         keys = jax.random.split(jax.random.fold_in(key, iteration), self.n_paths)
-        zs = jax.vmap(lambda k: sample_noise_path(self.game, k, self.horizon))(keys)
+        zs = jax.vmap(lambda k: self.game.noise_path(k, self.horizon))(keys)
         return zs, jnp.full((self.n_paths,), 1.0 / self.n_paths, self.game.dtype)
 
     def step(self, params, opt_state, key, iteration):
