@@ -77,9 +77,9 @@ def make_model(case: str, quick: bool):
     return Aiyagari.from_calibration("mfax_macro")
 
 
-def run(case: str, method: str, iterations: int, quick: bool, eval_every: int = 10):
+def run(case: str, method: str, iterations: int, quick: bool, eval_every: int = 10, **options):
     model = make_model(case, quick)
-    bc.log(f"{case} {method}: {iterations} iterations ...")
+    bc.log(f"{case} {method} {options or ''}: {iterations} iterations ...")
     t0 = time.perf_counter()
     sol = hm.solve(
         model,
@@ -91,6 +91,7 @@ def run(case: str, method: str, iterations: int, quick: bool, eval_every: int = 
         eval_paths=8,
         progress=False,
         seed=0,
+        **options,
     )
     wall = time.perf_counter() - t0
     t = sol.timings
@@ -99,11 +100,13 @@ def run(case: str, method: str, iterations: int, quick: bool, eval_every: int = 
     to_target = None if hit.empty else t["compile"] + float(hit["seconds"].iloc[0])
     to_target_cpu = None if hit.empty else float(hit["cpu_seconds"].iloc[0])
     it_target = None if hit.empty else int(hit["iteration"].iloc[0])
-    ref = REFERENCE[case][method]
+    # The reduced --quick macro economy is not the reference's game: no ratio for it.
+    ref = None if (quick and case == "macro") else REFERENCE[case][method]
     # Final figure: clairvoyant over 8 fresh paths at the last evaluation; the exact figures too.
     return sol, {
         "case": case,
         "method": method,
+        "options": options,
         "sizes": {
             "states": int(sol.game.S),
             "grid": int(sol.game.n),
@@ -117,13 +120,13 @@ def run(case: str, method: str, iterations: int, quick: bool, eval_every: int = 
         "per_iteration_wall_s": t["per_iteration"],
         "per_iteration_cpu_s": t["per_iteration_cpu"],
         "reference_cpu_per_iteration_s": ref,
-        "speedup_cpu": ref / t["per_iteration_cpu"] if t["per_iteration_cpu"] > 0 else None,
-        "speedup_vs_issue_wall": REFERENCE[case]["wall_issue"] / t["per_iteration"],
+        "speedup_cpu": ref / t["per_iteration_cpu"] if ref and t["per_iteration_cpu"] > 0 else None,
+        "speedup_vs_issue_wall": REFERENCE[case]["wall_issue"] / t["per_iteration"] if ref else None,
         "target_exploitability": TARGET[case],
         "time_to_target_wall_s": to_target,
         "time_to_target_train_cpu_s": to_target_cpu,
         "iterations_to_target": it_target,
-        "reference_time_to_target_cpu_s": REFERENCE_TO_TARGET.get(case),
+        "reference_time_to_target_cpu_s": REFERENCE_TO_TARGET.get(case) if ref else None,
         "exploitability_start": float(ev["eval_exploitability"].iloc[0]),
         "exploitability_final_8_paths": float(ev["eval_exploitability"].iloc[-1]),
         "exploitability_final": sol.exploitability,
@@ -189,6 +192,7 @@ def macro_paths(sol):
 
 
 def macro_finding(sols):
+    """RSPG minus SPG over the last 16 dates, and each variant's r, w at the end (means over paths)."""
     paths = {m: macro_paths(s) for m, s in sols.items()}
     r, s = paths["rspg"], paths["spg"]
     late = slice(-16, None)
@@ -202,6 +206,18 @@ def macro_finding(sols):
         "w_end": {"rspg": float(r["w"][-2]), "spg": float(s["w"][-2])},
         "r_t0": float(r["r"][0]),
         "w_t0": float(r["w"][0]),
+        "variants": {
+            m: {
+                "r_mid": float(np.mean(p["r"][56:72])),
+                "r_end": float(p["r"][-2]),
+                "w_mid": float(np.mean(p["w"][56:72])),
+                "w_end": float(p["w"][-2]),
+                "share_mid": float(np.mean(p["share"][56:72])),
+                "share_end": float(np.mean(p["share"][-6:-1])),
+                "exploitability": sols[m].exploitability,
+            }
+            for m, p in paths.items()
+        },
     }
     return summary, paths
 
@@ -239,9 +255,10 @@ def figures(folder: Path, bb: dict, macro: dict | None):
             (axes[1, 0], "C", "aggregate consumption C_t"),
             (axes[1, 1], "K", "capital K_t (mean wealth)"),
         ):
-            for method, style in (("rspg", "-"), ("spg", "--")):
-                y = macro[method][key]
-                ax.plot(np.arange(len(y)), y, style, label=method.upper())
+            for method, style in (("rspg", "-"), ("spg", "--"), ("rspg+clock", "-"), ("spg+clock", "--")):
+                if method in macro:
+                    y = macro[method][key]
+                    ax.plot(np.arange(len(y)), y, style, label=method.upper(), lw=1.2)
             ax.set_title(label)
             ax.set_xlabel("date t")
         axes[0, 0].legend()
@@ -283,7 +300,8 @@ def main(argv=None):
     for r in results:
         rows.append(
             [
-                f"{r['case']} {r['method'].upper()}",
+                f"{r['case']} {r['method'].upper()}"
+                + (" + clock" if r["options"].get("time_feature") else ""),
                 f"{r['sizes']['states']}x{r['sizes']['actions']}, T {r['sizes']['T']}",
                 bc.fmt_seconds(r["compile_s"]),
                 bc.fmt_seconds(r["per_iteration_wall_s"]),
@@ -328,7 +346,12 @@ def main(argv=None):
         "results": results,
     }
     if not args.quick and "macro" in cases:
-        summary, paths = macro_finding({m: sols["macro", m] for m in methods})
+        finding = {m: sols["macro", m] for m in methods}
+        for m in methods:  # the same methods with a clock input (t/T and time to go), mfax_spec.md §G22
+            _, res = run("macro", m, iterations, False, time_feature=True)
+            results.append(res)
+            finding[m + "+clock"] = _
+        summary, paths = macro_finding(finding)
         out["macro_finding"] = summary
         bc.print_table(
             "Macro finding: RSPG minus SPG over the last 16 of 128 dates (means over 8 evaluation paths)",
@@ -350,6 +373,32 @@ def main(argv=None):
                 ["mean consumption share", f"{summary['share_rspg_minus_spg']:+.4f}", "", ""],
             ],
             notes=[f"both start at r_0 = {summary['r_t0']:.4f}, w_0 = {summary['w_t0']:.4f}"],
+        )
+        bc.print_table(
+            "Macro: with and without a clock input (t/T, time to go); dates 56-71 ('mid') and t = 127 ('end')",
+            [
+                "policy",
+                "r mid",
+                "r end",
+                "w mid",
+                "w end",
+                "share mid",
+                "share end (t 122-126)",
+                "exploitability",
+            ],
+            [
+                [
+                    m.upper(),
+                    f"{v['r_mid']:.4f}",
+                    f"{v['r_end']:.4f}",
+                    f"{v['w_mid']:.3f}",
+                    f"{v['w_end']:.3f}",
+                    f"{v['share_mid']:.3f}",
+                    f"{v['share_end']:.3f}",
+                    f"{v['exploitability']:.3g}",
+                ]
+                for m, v in summary["variants"].items()
+            ],
         )
     else:
         paths = None

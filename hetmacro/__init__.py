@@ -10,7 +10,7 @@ if not _os.path.isdir(_os.path.join(_os.path.dirname(__file__), "models")) and _
 ):
     __path__.append(_root)
 
-from . import grids, noise
+from . import grids, noise, policies
 from .api import METHODS, solve
 from .game import Flow, Game, Kernel, compile
 from .grids import (
@@ -27,6 +27,7 @@ from .grids import (
 from .io import load
 from .model import AggState, Distribution, Model, State, param, shipped_calibrations, static
 from .noise import AR1, CommonNoise, Joint, MarkovChain, NoNoise, RareEvent
+from .policies import NetworkPolicy, PolicyNetwork
 from .report import compare
 from .solution import Solution
 
@@ -47,7 +48,9 @@ __all__ = [
     "Kernel",
     "MarkovChain",
     "Model",
+    "NetworkPolicy",
     "NoNoise",
+    "PolicyNetwork",
     "RareEvent",
     "Solution",
     "State",
@@ -60,6 +63,7 @@ __all__ = [
     "lottery",
     "noise",
     "param",
+    "policies",
     "product_chain",
     "rouwenhorst",
     "shipped_calibrations",

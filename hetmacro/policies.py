@@ -5,12 +5,13 @@ and on the history of the *shared* signals o_t (the same for every household). T
 three parts:
 
 - **state encoder** ``e(s)``: a feed-forward network on normalised state features (the grid value
-  scaled to [0, 1], linearly and, on non-uniform grids, logarithmically as in the paper's macro
-  game; the chain value likewise). It does not depend on t, so it runs once per training
-  iteration for all S states.
-- **signal encoder** ``g_t``: a GRU over the history of signals (RSPG) or a feed-forward network of
-  the current signal (SPG, optionally with t/T). Its state never depends on the individual state,
-  so one step per date serves the whole population.
+  scaled to [-1, 1], linearly and, on non-uniform grids, logarithmically as in the paper's macro
+  game; the chain value likewise), plus optionally a per-state table (integer lattices). It does not
+  depend on t, so it runs once per training iteration for all S states.
+- **signal encoder** ``g_t``: a GRU over the history of signals (RSPG; update gates
+  chrono-initialised) or a feed-forward network of the current signal (SPG), optionally with a clock
+  (t/T and time to go). Its state never depends on the individual state, so one step per date serves
+  the whole population.
 - **action head**: the first layer is split, h(s, t) = relu(e(s) + g_t), so the expensive part
   per date is one addition per state; then ``head_layers`` hidden layers and an output layer:
 
@@ -38,12 +39,14 @@ import numpy as np
 
 __all__ = [
     "HEADS",
+    "CLOCK_SCALES",
     "ActionHead",
     "NetworkPolicy",
     "PolicyNetwork",
     "SignalEncoder",
     "StateEncoder",
     "beta_cell_probs",
+    "clock_features",
     "kumaraswamy_cell_probs",
     "scale_values",
     "state_features",
@@ -186,11 +189,30 @@ def beta_cell_probs(a, b, u_edges, nodes: int = 8):
 # --- networks -------------------------------------------------------------------------------------
 
 
+#: Time-to-go scales (periods) of the clock input: exp(-(T - 1 - t) / k) rises sharply near the end.
+CLOCK_SCALES = (1.0, 3.0, 10.0)
+
+
+def clock_features(t, horizon: int, dtype=jnp.float32):
+    """The clock input of a policy with ``time_feature``: t / T and exp(-(T - 1 - t) / k) for k in
+    :data:`CLOCK_SCALES`. Elapsed time alone makes end-of-horizon behaviour (spending down wealth in
+    the last few periods) a sharp function of the input that a ReLU network learns slowly; the
+    time-to-go terms make it smooth."""
+    t = jnp.asarray(t, dtype)
+    togo = (horizon - 1) - t
+    return jnp.concatenate([t[None] / horizon, jnp.exp(-togo / jnp.asarray(CLOCK_SCALES, dtype))])
+
+
 class SignalEncoder(eqx.Module):
     """Shared-signal encoder: a GRU over o_0..o_t (recurrent) or an MLP of o_t (memoryless).
 
-    Input at date t: the signal vector o_t, with t / T appended when ``time_feature``. Output: the
-    signal part g_t (width,) of the head's first layer.
+    Recurrent: h_t = GRU(o_t, h_{t-1}), h_{-1} = 0, and g_t = MLP(relu(h_t)). The GRU's update-gate
+    biases are "chrono"-initialised (Tallec and Ollivier 2018, "Can recurrent neural networks warp
+    time?", ICLR): b_z = log u with u ~ U(1, T - 1), so that its units start as leaky integrators with
+    time constants spread over the horizon and the history can tell early dates from late ones.
+    Memoryless: g_t = MLP(o_t). With ``time_feature`` the clock (:func:`clock_features`) is appended
+    to the MLP's input (not the GRU's): the memoryless SPG otherwise cannot tell dates apart
+    (mfax_spec.md §G22). Output: the signal part g_t (width,) of the head's first layer.
     """
 
     cell: eqx.nn.GRUCell | None
@@ -212,28 +234,36 @@ class SignalEncoder(eqx.Module):
         *,
         key,
     ):
-        k1, k2 = jax.random.split(key)
-        d_in = d + int(time_feature)
+        k1, k2, k3 = jax.random.split(key, 3)
+        n_clock = (len(CLOCK_SCALES) + 1) * int(time_feature)
         self.recurrent, self.time_feature, self.horizon, self.hidden = (
             recurrent,
             time_feature,
             horizon,
             hidden,
         )
-        self.cell = eqx.nn.GRUCell(d_in, hidden, key=k1) if recurrent else None
-        self.mlp = eqx.nn.MLP(hidden if recurrent else d_in, width, hidden, depth, jax.nn.relu, key=k2)
+        if recurrent:
+            cell = eqx.nn.GRUCell(d, hidden, key=k1)
+            u = jax.random.uniform(k3, (hidden,), minval=1.0, maxval=max(float(horizon) - 1.0, 1.0 + 1e-3))
+            bias = cell.bias.at[hidden : 2 * hidden].set(jnp.log(u))
+            self.cell = eqx.tree_at(lambda c: c.bias, cell, bias)
+        else:
+            self.cell = None
+        d_mlp = (hidden if recurrent else d) + n_clock
+        self.mlp = eqx.nn.MLP(d_mlp, width, hidden, depth, jax.nn.relu, key=k2)
 
     def initial_carry(self, dtype=jnp.float32):
         return jnp.zeros((self.hidden if self.recurrent else 1,), dtype)
 
     def step(self, carry, o, t):
         """One date: (carry, o_t, t) -> (carry', g_t)."""
-        x = o
-        if self.time_feature:
-            x = jnp.concatenate([o, jnp.asarray(t, o.dtype)[None] / self.horizon])
         if self.recurrent:
-            carry = self.cell(x, carry)
-            return carry, self.mlp(jax.nn.relu(carry))
+            carry = self.cell(o, carry)
+            x = jax.nn.relu(carry)
+        else:
+            x = o
+        if self.time_feature:
+            x = jnp.concatenate([x, clock_features(t, self.horizon, x.dtype)])
         return carry, self.mlp(x)
 
     def sequence(self, signals, ts):

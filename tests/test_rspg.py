@@ -409,7 +409,12 @@ def test_exploitability_falls_on_lq_with_common_noise(lq_noise_run):
         # The Beach Bar's closure makes it the slowest game to learn (the reference code goes from
         # 461 to 323 in 20 iterations with 128 paths): it gets 90 iterations to halve.
         pytest.param(n, m, k, marks=pytest.mark.slow)
-        for n, m, k in [("beach_bar", "rspg", 90), ("krusell_smith", "rspg", 30)]
+        for n, m, k in [
+            ("beach_bar", "rspg", 90),
+            ("krusell_smith", "rspg", 30),
+            ("aiyagari", "spg", 30),
+            ("lq", "spg", 30),
+        ]
     ],
 )
 def test_exploitability_falls_during_training(name, method, iterations):

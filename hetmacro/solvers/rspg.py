@@ -720,7 +720,8 @@ _DOC_OPTIONS = """
         head: "categorical", "kumaraswamy" or "beta" (see :mod:`hetmacro.policies`).
         width, hidden, encoder_depth, signal_depth, head_layers: network sizes (128, 128, 2, 1, 0).
         state_table: add a per-state parameter table to the state encoder (integer lattices).
-        time_feature: append t/T to the signal input (a memoryless SPG cannot count dates otherwise).
+        time_feature: append a clock (t/T and time to go, :func:`~hetmacro.policies.clock_features`)
+            to the signal encoder's output MLP input (a memoryless SPG cannot count dates otherwise).
         entropy, entropy_until: entropy bonus tau_0 (utility units per period) in the training
             objective, annealed linearly to 0 at ``entropy_until * iterations`` (categorical heads:
             3.0 until half-way; 0 otherwise). Reported returns and exploitabilities never include it.
@@ -755,7 +756,7 @@ def solve_rspg(model, **options) -> Solution:
 
 
 def solve_spg(model, **options) -> Solution:
-    """Structural policy gradient: a memoryless policy of the current signal (and t/T with
+    """Structural policy gradient: a memoryless policy of the current signal (and a clock with
     ``time_feature=True``)."""
     return _solve(model, "spg", False, **options)
 

@@ -28,6 +28,11 @@ rate ``optax.linear_schedule(lr, 0.1 lr, iterations)``; iterations run inside a 
 ``lax.while_loop`` in chunks (one compilation), fresh noise paths per iteration from
 ``fold_in(key, iteration)`` (so a resumed run draws the same paths), and a chunk stops at the first
 non-finite return or gradient without applying it.
+
+Options of the training direction (defaults give the exact gradient above): an entropy bonus
+tau H(pi_t(.|s)) in every reward, annealed to 0 (categorical heads saturate on wrong moves without
+it); ``explore``, mixing the uniform distribution into mu_t in the state weights; and
+``discount_dates=False``, weighting every date's improvement equally instead of by beta^t.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ from ..policies import PolicyNetwork
 __all__ = [
     "Trainer",
     "backward_pass",
+    "compiled_chunk",
     "forward_flow",
     "initial_aggregate",
     "structural_gradient",
