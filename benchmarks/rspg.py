@@ -191,6 +191,21 @@ def macro_paths(sol):
     }
 
 
+def macro_dp_reference():
+    """The macro game's equilibrium without TFP noise by dynamic programming (``method="dp"``: exact,
+    exploitability ~1e-8): the deterministic path the noisy economy's mean path should resemble."""
+    bc.log("macro DP equilibrium without TFP noise ...")
+    sol = hm.solve(Aiyagari.from_calibration("mfax_macro", aggregate_risk=False), method="dp")
+    p = sol.paths()
+    return {
+        "r": p["r"].to_numpy(),
+        "w": p["w"].to_numpy(),
+        "K": p["K"].to_numpy(),
+        "C": p["C"].to_numpy()[:-1],  # consumption at dates 0..T-1 (none after the horizon)
+        "exploitability": sol.exploitability,
+    }
+
+
 def macro_finding(sols):
     """RSPG minus SPG over the last 16 dates, and each variant's r, w at the end (means over paths)."""
     paths = {m: macro_paths(s) for m, s in sols.items()}
@@ -259,9 +274,12 @@ def figures(folder: Path, bb: dict, macro: dict | None):
                 if method in macro:
                     y = macro[method][key]
                     ax.plot(np.arange(len(y)), y, style, label=method.upper(), lw=1.2)
+            if "dp" in macro and key in macro["dp"]:
+                y = macro["dp"][key]
+                ax.plot(np.arange(len(y)), y, ":", color="k", label="DP equilibrium, no TFP noise", lw=1.2)
             ax.set_title(label)
             ax.set_xlabel("date t")
-        axes[0, 0].legend()
+        axes[0, 0].legend(fontsize=8)
         fig.suptitle("Macro game (mfax_macro, T = 128): means over 8 evaluation paths")
         path = folder / "rspg_macro.png"
         fig.savefig(path, dpi=120)
@@ -352,6 +370,17 @@ def main(argv=None):
             results.append(res)
             finding[m + "+clock"] = _
         summary, paths = macro_finding(finding)
+        dp = macro_dp_reference()
+        paths["dp"] = dp
+        summary["dp_no_noise"] = {
+            "r_mid": float(np.mean(dp["r"][56:72])),
+            "r_end": float(dp["r"][-2]),
+            "w_mid": float(np.mean(dp["w"][56:72])),
+            "w_end": float(dp["w"][-2]),
+            "exploitability": float(dp["exploitability"]),
+        }
+        for m, v in summary["variants"].items():  # distance of each mean r path from the DP path
+            v["mean_abs_r_gap_to_dp"] = float(np.mean(np.abs(paths[m]["r"] - dp["r"])))
         out["macro_finding"] = summary
         bc.print_table(
             "Macro finding: RSPG minus SPG over the last 16 of 128 dates (means over 8 evaluation paths)",
@@ -385,6 +414,7 @@ def main(argv=None):
                 "share mid",
                 "share end (t 122-126)",
                 "exploitability",
+                "mean |r - r_DP|",
             ],
             [
                 [
@@ -396,8 +426,22 @@ def main(argv=None):
                     f"{v['share_mid']:.3f}",
                     f"{v['share_end']:.3f}",
                     f"{v['exploitability']:.3g}",
+                    f"{v['mean_abs_r_gap_to_dp']:.4f}",
                 ]
                 for m, v in summary["variants"].items()
+            ]
+            + [
+                [
+                    "DP, no TFP noise",
+                    f"{summary['dp_no_noise']['r_mid']:.4f}",
+                    f"{summary['dp_no_noise']['r_end']:.4f}",
+                    f"{summary['dp_no_noise']['w_mid']:.3f}",
+                    f"{summary['dp_no_noise']['w_end']:.3f}",
+                    "",
+                    "",
+                    f"{summary['dp_no_noise']['exploitability']:.2g}",
+                    "0",
+                ]
             ],
         )
     else:

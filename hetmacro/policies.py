@@ -25,9 +25,13 @@ three parts:
     derivative of ``betainc`` in (a, b), so the gradient is that of a Gauss-Legendre quadrature of
     the same cell masses (``beta_nodes`` points per cell), while the values are exact.
 
-  For both continuous heads a, b = 1 + softplus(.) (unimodal), so neighbouring actions get
-  neighbouring mass: the head respects the order of the actions (the reference code evaluated the
-  Beta density at the cell midpoints instead, mfax_spec.md §G14).
+  The Kumaraswamy head outputs its median m = sigmoid(y_0) and shape a = 1 + exp(y_1) (y_1 softly
+  capped), b following from m and a (:func:`kumaraswamy_median_cell_probs`): location and precision
+  are separate outputs and the precision is on a log scale, so a household's consumption share can
+  concentrate on one cell of the grid. The Beta head uses a, b = 1 + softplus(.) as the paper
+  (unimodal). Both put neighbouring mass on neighbouring actions: the head respects the order of the
+  actions (the reference code evaluated the Beta density at the cell midpoints instead,
+  mfax_spec.md §G14).
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ __all__ = [
     "beta_cell_probs",
     "clock_features",
     "kumaraswamy_cell_probs",
+    "kumaraswamy_median_cell_probs",
     "scale_values",
     "state_features",
 ]
@@ -155,6 +160,49 @@ def kumaraswamy_cell_probs(a, b, u_edges):
     lu = jnp.log(u_edges[1:-1]).astype(a.dtype)
     log_one_minus = jnp.log(-jnp.expm1(a[..., None] * lu))  # log(1 - u^a) < 0
     return _cells_from_survival(jnp.exp(b[..., None] * log_one_minus))
+
+
+#: Cap on log(a - 1) of the median-parameterised Kumaraswamy head (a <= 1 + e^6 ~ 404: a relative
+#: width of the distribution ~ 1/a far below any action grid's spacing, and gradients that never
+#: vanish through a hard clip).
+KUMARASWAMY_MAX_LOG_SHAPE = 6.0
+
+
+def _log_minus_log1m_exp(z):
+    """log(-log(1 - e^z)) for z < 0, stable for very negative z (where it tends to z)."""
+    tiny = z < -30.0
+    z_safe = jnp.where(tiny, -1.0, z)  # keep the unused branch finite for its gradient
+    return jnp.where(tiny, z, jnp.log(-jnp.log1p(-jnp.exp(z_safe))))
+
+
+def kumaraswamy_median_cell_probs(log_median, a, u_edges):
+    """P(cell k) of the Kumaraswamy(a, b) distribution with median m and shape a: shape a.shape + (A,).
+
+    The median of Kumaraswamy(a, b) is m = (1 - 2^(-1/b))^(1/a), so for a given median
+    b = -log 2 / log(1 - m^a) and the survival function is
+
+        1 - F(u) = (1 - u^a)^b = 2^(-R(u)),   R(u) = log(1 - u^a) / log(1 - m^a),
+
+    evaluated in log space (log R = g(a log u) - g(a log m), g(z) = log(-log(1 - e^z))) so that very
+    concentrated distributions (large a, m^a below the float range) stay exact. For large a,
+    R(u) ~ (u/m)^a: a distribution around m with relative width ~ 1/a. This is the same family as
+    :func:`kumaraswamy_cell_probs`, parameterised so that location (m) and precision (a) are
+    separate outputs: with (a, b) = 1 + softplus(.) a concentrated share near 0.15 needs b ~ 0.15^-a,
+    out of a network's reach. Unimodal while m^a <= 1/2 (b >= 1); otherwise the density rises to
+    u = 1 (the mass still sits at and above m).
+
+    Args:
+        log_median: log m, m in (0, 1), any shape.
+        a: shape a >= 1, same shape.
+        u_edges: (A + 1,) cell edges on [0, 1], increasing, first 0 and last 1.
+    """
+    lu = jnp.log(u_edges[1:-1]).astype(a.dtype)
+    z_m = jnp.minimum(a * log_median, -1e-6)[..., None]  # a log m < 0 (m < 1 in floating point)
+    log_r = _log_minus_log1m_exp(a[..., None] * lu) - _log_minus_log1m_exp(z_m)
+    # Beyond R = e^4.5 the survival 2^(-R) < 1e-27 is zero to every float; capping keeps the
+    # gradient 0 * inf out of the backward pass.
+    log_r = jnp.minimum(log_r, 4.5)
+    return _cells_from_survival(jnp.exp(-jnp.log(2.0).astype(a.dtype) * jnp.exp(log_r)))
 
 
 def _gauss_legendre_cells(u_edges, nodes: int):
@@ -317,11 +365,14 @@ class ActionHead(eqx.Module):
         """Probabilities over the A action cells from the raw outputs."""
         if self.kind == "categorical":
             return jax.nn.softmax(y, axis=-1)
+        if self.kind == "kumaraswamy":
+            # Median m = sigmoid(y0), shape a = 1 + exp(y1) with y1 softly capped: the relative
+            # width ~ 1/a is on a log scale, so a policy can become as precise as the grid needs.
+            log_m = jax.nn.log_sigmoid(y[..., 0])
+            a = 1.0 + jnp.exp(KUMARASWAMY_MAX_LOG_SHAPE * jnp.tanh(y[..., 1] / KUMARASWAMY_MAX_LOG_SHAPE))
+            return kumaraswamy_median_cell_probs(log_m, a, jnp.asarray(self.u_edges, y.dtype))
         a = 1.0 + jax.nn.softplus(y[..., 0])
         b = 1.0 + jax.nn.softplus(y[..., 1])
-        u = jnp.asarray(self.u_edges, y.dtype)
-        if self.kind == "kumaraswamy":
-            return kumaraswamy_cell_probs(a, b, u)
         return beta_cell_probs(a, b, np.asarray(self.u_edges), self.beta_nodes)
 
 
