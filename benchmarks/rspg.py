@@ -270,12 +270,15 @@ def figures(folder: Path, bb: dict, macro: dict | None):
             (axes[1, 0], "C", "aggregate consumption C_t"),
             (axes[1, 1], "K", "capital K_t (mean wealth)"),
         ):
+            # Consumption at the last date (t = T - 1) affects no reward under the paper's timing
+            # (mfax_spec.md §G18; DP breaks the tie at the lowest share): C is drawn up to T - 2.
+            last = len(macro["rspg"]["C"]) - 1 if key == "C" else None
             for method, style in (("rspg", "-"), ("spg", "--"), ("rspg+clock", "-"), ("spg+clock", "--")):
                 if method in macro:
-                    y = macro[method][key]
+                    y = macro[method][key][:last]
                     ax.plot(np.arange(len(y)), y, style, label=method.upper(), lw=1.2)
             if "dp" in macro and key in macro["dp"]:
-                y = macro["dp"][key]
+                y = macro["dp"][key][:last]
                 ax.plot(np.arange(len(y)), y, ":", color="k", label="DP equilibrium, no TFP noise", lw=1.2)
             ax.set_title(label)
             ax.set_xlabel("date t")
