@@ -29,20 +29,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _common as bc  # noqa: E402
 import numpy as np  # noqa: E402
+from rspg import mean_share  # noqa: E402  (benchmarks/rspg.py)
 
 import hetmacro as hm  # noqa: E402
 from hetmacro.models import Aiyagari  # noqa: E402
 
 VARIANTS = (("rspg", False), ("spg", False), ("rspg", True), ("spg", True))
-
-
-def mean_share(sol) -> np.ndarray:
-    """Mass-weighted expected consumption share by date, shape (T,)."""
-    shares = np.asarray(sol.game.actions.values, np.float64)
-    pi, mu = np.asarray(sol.flows.pi, np.float64), np.asarray(sol.flows.aggs.mu, np.float64)
-    if pi.ndim == 5:  # leading path axis (policy-gradient solutions): one path, no noise
-        pi, mu = pi[0], mu[0]
-    return np.einsum("tnma,a,tnm->t", pi, shares, mu[:-1])
 
 
 def main(argv=None):
@@ -79,7 +71,7 @@ def main(argv=None):
     for name, run in runs.items():
         sol = run["sol"]
         r = sol.paths()["r"].to_numpy()
-        share = mean_share(sol)
+        share = mean_share(sol)[0]  # one path: no common noise
         res = {
             "variant": name,
             "exploitability": float(sol.exploitability),

@@ -161,6 +161,16 @@ def beach_bar_finding(iterations: int):
     return out, sols
 
 
+def mean_share(sol) -> np.ndarray:
+    """Mass-weighted expected consumption share by path and date, shape (paths, T): the sum over
+    states of mu_t(s) sum_a pi_t(a|s) share_a (a DP solution, without a path axis, is one path)."""
+    shares = np.asarray(sol.game.actions.values, np.float64)
+    pi, mu = np.asarray(sol.flows.pi, np.float64), np.asarray(sol.flows.aggs.mu, np.float64)
+    if pi.ndim == 4:
+        pi, mu = pi[None], mu[None]
+    return np.einsum("ptnma,a,ptnm->pt", pi, shares, mu[:, :-1])
+
+
 def macro_paths(sol):
     """Mean over the kept evaluation paths of r, w, K and aggregate consumption C by date."""
     game, model = sol.game, sol.model
@@ -182,12 +192,7 @@ def macro_paths(sol):
         "w": vals["w"].mean(0),
         "K": vals["K"].mean(0),
         "C": C.mean(0),
-        "share": np.array(
-            [
-                np.sum(np.asarray(f.aggs.mu[:, t]) * (np.asarray(f.pi[:, t]) @ shares)) / P
-                for t in range(T1 - 1)
-            ]
-        ),
+        "share": mean_share(sol).mean(0),
     }
 
 
