@@ -23,7 +23,7 @@ game's prices) split between the two neighbouring action values so that E[s] = s
 a'; shares beyond the grid's [0.025, 0.975] are clipped: a household at the borrowing limit must save
 2.5% of its cash on hand in this game). The KS rule reads (K_t, z_t); the linear rule reads the history
 of TFP innovations (its first-order policy). On the same sampled noise paths, from the model's initial
-distribution, ``hetmacro.solvers.dp.exploitability`` gives the clairvoyant upper bound (the best
+distribution, ``hetmacro.mfg.dp.exploitability`` gives the clairvoyant upper bound (the best
 response sees each path's future). The KS and linear rules are infinite-horizon rules: the best response
 also exploits the end of the truncated game, which RSPG was trained for; the "interior" column lets the
 deviation act only before H/2 (the household follows the policy afterwards), which removes most of that.
@@ -51,9 +51,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 import _common as bc  # noqa: E402
 
 import hetmacro as hm  # noqa: E402
+from hetmacro.mfg import dp  # noqa: E402
 from hetmacro.models import KrusellSmith  # noqa: E402
-from hetmacro.solvers import dp  # noqa: E402
-from hetmacro.solvers import sequence as sq  # noqa: E402
+from hetmacro.savings import sequence as sq  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "tests" / "data" / "ssj_ks_irf.csv"

@@ -55,7 +55,7 @@ def run_hetmacro(n_a, repeats):
     import jax
 
     from hetmacro.models import Aiyagari
-    from hetmacro.solvers import stationary as st
+    from hetmacro.savings import stationary as st
 
     with jax.enable_x64(True):
         model = Aiyagari.from_calibration("aiyagari_1994", n_a=n_a)

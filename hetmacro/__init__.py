@@ -10,7 +10,7 @@ if not _os.path.isdir(_os.path.join(_os.path.dirname(__file__), "models")) and _
 ):
     __path__.append(_root)
 
-from . import grids, noise, policies
+from . import grids, noise
 from .api import METHODS, solve
 from .game import Flow, Game, Kernel, compile
 from .grids import (
@@ -25,9 +25,10 @@ from .grids import (
     tauchen,
 )
 from .io import load
+from .mfg import policies
+from .mfg.policies import NetworkPolicy, PolicyNetwork
 from .model import AggState, Distribution, Model, State, param, shipped_calibrations, static
 from .noise import AR1, CommonNoise, Joint, MarkovChain, NoNoise, RareEvent
-from .policies import NetworkPolicy, PolicyNetwork
 from .report import compare
 from .solution import Solution
 

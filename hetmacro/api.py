@@ -11,31 +11,31 @@ __all__ = ["METHODS", "solve"]
 # method name -> (module, function, one-line description). Modules load on first use.
 METHODS = {
     "dp": (
-        "hetmacro.solvers.dp",
+        "hetmacro.mfg.dp",
         "solve_equilibrium",
         "exact equilibrium without common noise (finite horizon)",
     ),
     "stationary": (
-        "hetmacro.solvers.stationary",
+        "hetmacro.savings.stationary",
         "solve_stationary",
         "stationary equilibrium without common noise (EGM + Young's histogram + root-finder on r)",
     ),
     "ks": (
-        "hetmacro.solvers.krusell_smith",
+        "hetmacro.savings.krusell_smith",
         "solve_krusell_smith",
         "Krusell-Smith algorithm: EGM on (a, e, K, z) + histogram simulation + log-linear law of motion",
     ),
     "linear": (
-        "hetmacro.solvers.sequence",
+        "hetmacro.savings.sequence",
         "solve_linear",
         "first-order sequence-space impulse responses around the stationary equilibrium (JAX Jacobians)",
     ),
     "rspg": (
-        "hetmacro.solvers.rspg",
+        "hetmacro.mfg.rspg",
         "solve_rspg",
         "recurrent structural policy gradient (GRU over signals)",
     ),
-    "spg": ("hetmacro.solvers.rspg", "solve_spg", "structural policy gradient (current signal only)"),
+    "spg": ("hetmacro.mfg.rspg", "solve_spg", "structural policy gradient (current signal only)"),
 }
 
 

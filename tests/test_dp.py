@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import hetmacro as hm
+from hetmacro.mfg.dp import best_response, exploitability, policy_value
 from hetmacro.models import BeachBar, LinearQuadratic
-from hetmacro.solvers.dp import best_response, exploitability, policy_value
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ import pytest
 
 import hetmacro as hm
 from hetmacro.models import KrusellSmith
-from hetmacro.solvers import krusell_smith as ks
+from hetmacro.savings import krusell_smith as ks
 
 N_A = 100  # 100 asset points: the "100+" and a fast compile; shared by the fixtures
 

@@ -20,8 +20,8 @@ import pytest
 import scipy.special
 
 import hetmacro as hm
-from hetmacro.models import BeachBar, LinearQuadratic
-from hetmacro.policies import (
+from hetmacro.mfg.dp import best_response, exploitability, policy_value
+from hetmacro.mfg.policies import (
     NetworkPolicy,
     PolicyNetwork,
     beta_cell_probs,
@@ -30,9 +30,9 @@ from hetmacro.policies import (
     scale_values,
     state_features,
 )
-from hetmacro.solvers.dp import best_response, exploitability, policy_value
-from hetmacro.solvers.rspg import _branches, default_options, enumerate_noise_paths
-from hetmacro.solvers.training import forward_flow, structural_gradient
+from hetmacro.mfg.rspg import _branches, default_options, enumerate_noise_paths
+from hetmacro.mfg.training import forward_flow, structural_gradient
+from hetmacro.models import BeachBar, LinearQuadratic
 
 QUIET = {"progress": False}
 

@@ -18,7 +18,7 @@ import pytest
 
 import hetmacro as hm
 from hetmacro.models import KrusellSmith
-from hetmacro.solvers import sequence as sq
+from hetmacro.savings import sequence as sq
 
 DATA = Path(__file__).parent / "data"
 

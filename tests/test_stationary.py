@@ -11,8 +11,8 @@ import hetmacro as hm
 from hetmacro.models import LinearQuadratic
 from hetmacro.models.aiyagari import Aiyagari
 from hetmacro.models.krusell_smith import KrusellSmith
-from hetmacro.solvers import egm
-from hetmacro.solvers import stationary as st
+from hetmacro.savings import egm
+from hetmacro.savings import stationary as st
 
 # shared/reference/anchors.md §3: sequence-jacobian 1.0.0 on the aiyagari_1994 calibration.
 SSJ = {"r": 0.03811647, "K": 5.704763, "w": 1.197914, "Y": 1.871740, "C": 1.415359}

@@ -45,7 +45,7 @@ import jax.numpy as jnp
 import optax
 
 from ..game import Game
-from ..policies import PolicyNetwork
+from .policies import PolicyNetwork
 
 __all__ = [
     "Trainer",

@@ -3,7 +3,7 @@ r"""Stationary equilibrium of Aiyagari-type economies (no common noise).
 A stationary recursive competitive equilibrium is an interest rate r*, a savings policy a'(a, e) and a
 distribution mu over (a, e) such that
 
-1. the policy solves the household problem at prices (r*, w(r*)) (:mod:`hetmacro.solvers.egm`);
+1. the policy solves the household problem at prices (r*, w(r*)) (:mod:`hetmacro.savings.egm`);
 2. mu is stationary under the policy and the income chain: mu = A(a')^T mu, where A is Young's
    (2010) transition: a' is split onto its two neighbouring grid points (the lottery), then the income
    chain moves e. The operator is the compiled Game's ``push`` with a one-action kernel
@@ -429,7 +429,7 @@ def household(
         r: net interest rate per period; needs beta (1 + r) < 1.
         tol: sup-norm change of the savings policy at which to stop (units of assets).
         max_iter: cap on EGM steps.
-        c_init: (n, m) warm start (default: :func:`hetmacro.solvers.egm.initial_consumption`).
+        c_init: (n, m) warm start (default: :func:`hetmacro.savings.egm.initial_consumption`).
         throw: raise :class:`ConvergenceError` when the cap is hit (else return the last iterate).
     """
     problem = _as_problem(model_or_problem)

@@ -7,7 +7,7 @@ The economy is written as a map from sequences to sequences (Auclert, Bardóczy,
 - **household block**: price paths (r_t, w_t) -> aggregate end-of-period assets A_t and consumption C_t.
   Backward: the marginal value of beginning-of-period assets Va_t = (1 + r_t) u'(c_t) obeys one EGM step
   (Va_t, a'_t, c_t) = step(Va_{t+1}; r_t, w_t), from Va_T = Va_ss
-  (:func:`hetmacro.solvers.egm.egm_invert` with emu = beta E[Va_{t+1} | e]). Forward: D_0 = D_ss,
+  (:func:`hetmacro.savings.egm.egm_invert` with emu = beta E[Va_{t+1} | e]). Forward: D_0 = D_ss,
   D_{t+1} = push(D_t, a'_t) with the compiled Game's ``push`` (Young's lottery, then the income chain),
   A_t = <D_t, a'_t>, C_t = <D_t, c_t>;
 - **firm**: Y_t = Z_t K_{t-1}^alpha L^(1 - alpha), r_t = alpha Z_t (K_{t-1}/L)^(alpha - 1) - delta,
@@ -84,7 +84,7 @@ class SteadyState(eqx.Module):
     """A stationary equilibrium in the arrays the sequence-space code differentiates (float64).
 
     Attributes:
-        problem: the :class:`~hetmacro.solvers.stationary.SteadyStateProblem` (compiled Game, grid a (n,),
+        problem: the :class:`~hetmacro.savings.stationary.SteadyStateProblem` (compiled Game, grid a (n,),
             income states e (m,), chain P, beta, sigma).
         r, w, Z, L, K, Y, C, T: interest rate (per period), wage, TFP level, labour, capital (= assets),
             output, consumption, lump-sum transfer.

@@ -2,7 +2,7 @@ r"""Recurrent Structural Policy Gradient (RSPG) and its memoryless variant SPG.
 
 ``hm.solve(model, method="rspg")`` / ``method="spg"``: train a household policy network
 (:mod:`hetmacro.policies`) by exact structural policy gradients on the model's compiled game
-(:mod:`hetmacro.solvers.training`), then evaluate it on fresh common-noise paths.
+(:mod:`hetmacro.mfg.training`), then evaluate it on fresh common-noise paths.
 
 Reference: Wibault, Forkel, Towers, Wibault, Duque, Whittle, Schaab, Yang, Wang, Osborne, Moll and
 Foerster (2026), "Recurrent Structural Policy Gradient for Partially Observable Mean Field Games",
@@ -43,9 +43,9 @@ import pandas as pd
 
 from ..game import Flow, Game, compile
 from ..noise import AR1, Joint, MarkovChain, NoNoise, RareEvent
-from ..policies import HEADS, NetworkPolicy, PolicyNetwork, state_features
 from ..solution import Solution
 from .dp import policy_value
+from .policies import HEADS, NetworkPolicy, PolicyNetwork, state_features
 from .training import Trainer, backward_pass, compiled_chunk, forward_flow
 
 __all__ = [

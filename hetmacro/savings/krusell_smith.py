@@ -7,7 +7,7 @@ Krusell and Smith (1998) replace it by the mean of capital and a perceived law o
 
 one pair of coefficients per aggregate state z. The algorithm iterates on (b0, b1):
 
-1. **Household** on (a, e, K, z) by EGM (:func:`hetmacro.solvers.egm.egm_invert`): with
+1. **Household** on (a, e, K, z) by EGM (:func:`hetmacro.savings.egm.egm_invert`): with
    Va(a, e, K, z) = (1 + r(K, z)) u'(c), the Euler equation is
    u'(c) = beta sum_{z', e'} pi(z' | z) P(e' | e, z, z') Va(a', e', K'(K, z), z'), Va linear in K
    between the points of a log-spaced K grid centred on the stationary equilibrium's K. Prices at
@@ -554,7 +554,7 @@ def solve_krusell_smith(
         ``info["den_haan"]`` ({"max", "mean"} in %), ``info["iterations"]``, ``info["converged"]``,
         ``info["irf"]``, ``info["simulation"]`` (aggregates by date); ``history`` one row per
         iteration; ``policy`` the savings rule as a Game policy on the action grid
-        (:class:`~hetmacro.solvers.sequence.GamePolicy` of :class:`KSRule`); ``flows`` the last ``keep``
+        (:class:`~hetmacro.savings.sequence.GamePolicy` of :class:`KSRule`); ``flows`` the last ``keep``
         dates of the final simulation as a :class:`~hetmacro.Flow` (leading path axis 1, dates counted
         from the start of the simulation, pi None), so ``paths``, ``compare``, ``inequality`` and the
         figures read the simulation; ``info["mu"]`` the average distribution over the sample,
