@@ -92,17 +92,17 @@ def original_case(sz: dict) -> dict:
         t0 = time.perf_counter()
         sol = hm.solve(model, method="ks", periods=sz["periods"], burn_in=sz["burn_in"], irf=False)
         wall = time.perf_counter() - t0
-    lom = sol.info["law_of_motion"]
+    lom = sol.result.law_of_motion
     return {
         "sol": sol,
         "law_of_motion": {
             z: {"b0": float(lom.loc[z, "b0"]), "b1": float(lom.loc[z, "b1"]), "R2": float(lom.loc[z, "R2"])}
             for z in lom.index
         },  # fmt: skip
-        "den_haan_max_pct": sol.info["den_haan"]["max"],
-        "den_haan_mean_pct": sol.info["den_haan"]["mean"],
-        "iterations": sol.info["iterations"],
-        "converged": sol.info["converged"],
+        "den_haan_max_pct": sol.result.den_haan["max"],
+        "den_haan_mean_pct": sol.result.den_haan["mean"],
+        "iterations": sol.result.iterations,
+        "converged": sol.result.converged,
         "mean_K": sol.aggregates["K"],
         "wall_s": wall,
         "timings": sol.timings,
@@ -225,13 +225,14 @@ def comparison_case(sz: dict, rspg_sz: dict | None, n_expl: int) -> dict:
                        nonlinear=True)  # fmt: skip
         lin.timings["wall"] = time.perf_counter() - t0
         model = lin.model
-        ss = lin.info["steady_state"]
+        ss = lin.result.steady_state
         # Warm timings of the compiled Jacobians, GE solve and IRF (the figures to set beside SSJ's).
-        t_J = bc.measure(lambda: sq.jacobians(ss, c["T"]), reps=5)
-        J = sq.jacobians(ss, c["T"])
+        t_J = bc.measure(lambda: sq.jacobians(ss, c["T"], ("z",)), reps=5)
+        J = sq.jacobians(ss, c["T"], ("z",))
         t_G = bc.measure(lambda: sq.ge_jacobians(ss, J), reps=5)
-        G = {k: jnp.asarray(v) for k, v in lin.info["G"].items()}
-        dz = 0.01 * 0.9 ** jnp.arange(c["T"], dtype=jnp.float64)
+        G = {"z": {k: jnp.asarray(v) for k, v in lin.result.G["z"].items()}}
+        shocks = parameter_shocks(lin, c) if c["n_a"] == 500 else None
+        dz = {"z": 0.01 * 0.9 ** jnp.arange(c["T"], dtype=jnp.float64)}
         irf_fn = jax.jit(sq.linear_irf)
         t_irf = bc.measure(irf_fn, G, dz, reps=50)
         bc.log("comparison: Krusell–Smith algorithm ...")
@@ -255,15 +256,15 @@ def comparison_case(sz: dict, rspg_sz: dict | None, n_expl: int) -> dict:
             rspg_note = f"RSPG skipped: {type(err).__name__}: {err}"
             traceback.print_exc(file=sys.stderr)
     H = rspg_sz["horizon"] if rspg_sz else 30
-    irfs = {"linear": lin.info["irf"], "ks": ks.info["irf"]}
+    irfs = {"linear": lin.result.irf, "ks": ks.result.irf}
     if rspg is not None:
         bc.log("comparison: RSPG impulse response from the steady-state distribution ...")
-        irfs["rspg"] = rspg.irf("z", size=0.01, horizon=min(40, H - 1), mu0=lin.info["mu"])
+        irfs["rspg"] = rspg.irf("z", size=0.01, horizon=min(40, H - 1), mu0=lin.stationary)
     bc.log("comparison: exploitability of each policy in the same game ...")
     policies = {"linear": (lin.policy_fn(), lin.initial_carry()), "ks": (ks.policy_fn(), ks.initial_carry())}
     if rspg is not None:
         policies["rspg"] = (rspg.policy_fn(), rspg.initial_carry())
-    starts = {"initial": None, "stationary": lin.info["mu"]}
+    starts = {"initial": None, "stationary": lin.stationary}
     expl = exploitabilities(model, policies, H, n_expl, starts)
     kind = f"clairvoyant upper bound, horizon {H}, from the model's initial distribution, {n_expl} paths"
     for name, sol in (("linear", lin), ("ks", ks), ("rspg", rspg)):
@@ -283,7 +284,36 @@ def comparison_case(sz: dict, rspg_sz: dict | None, n_expl: int) -> dict:
         "compare": table,
         "linear_warm": {"jacobians_s": t_J.median, "ge_s": t_G.median, "irf_s": t_irf.median},
         "ssj": ssj_timings(c["n_a"], c["T"]),
+        "parameter_shocks": shocks,
     }
+
+
+#: shocks to declared parameters with sequence-jacobian tables (tests/data/ssj_ks_irf_shocks.md)
+PARAMETER_SHOCKS = (("beta", 0.001, "ssj_ks_irf_beta.csv"), ("tax", 0.01, "ssj_ks_irf_tax.csv"))
+
+
+def parameter_shocks(lin, c: dict) -> dict:
+    """max over 20 quarters of |ours - SSJ| / SSJ's peak, per series, for shocks to beta and to a tax."""
+    steady = hm.solve(lin.model.without_aggregate_risk(), method="stationary", values=False)
+    out = {}
+    for name, size, table in PARAMETER_SHOCKS:
+        sol = hm.solve(
+            lin.model,
+            method="linear",
+            shock=name,
+            shock_size=size,
+            shock_rho=0.9,
+            T=c["T"],
+            steady_state=steady,
+        )
+        ref = pd.read_csv(REFERENCE.parent / table)
+        errors = {}
+        for series, col, ref_col, shift in SERIES:
+            ours = sol.result.irf[col].to_numpy()[shift : shift + 20]
+            theirs = ref[ref_col].to_numpy()[:20]
+            errors[series] = float(np.max(np.abs(ours - theirs)) / np.max(np.abs(ref[ref_col].to_numpy())))
+        out[name] = errors
+    return out
 
 
 def print_comparison(res: dict, sz: dict, full_reference: bool) -> None:
@@ -379,6 +409,17 @@ def print_comparison(res: dict, sz: dict, full_reference: bool) -> None:
     )
     if res["rspg_note"]:
         print(res["rspg_note"] + "\n")
+    if res["parameter_shocks"] is not None:
+        rows = [
+            [name] + [f"{err[s]:.1e}" for s, *_ in SERIES] for name, err in res["parameter_shocks"].items()
+        ]
+        bc.print_table(
+            "2e. Shocks to declared parameters (dbeta = 0.001 x 0.9^t; labour tax dtau = 0.01 x 0.9^t, rebated): "
+            "max over 20 quarters |ours - sequence-jacobian| / its peak",
+            ["shock"] + [s for s, *_ in SERIES],
+            rows,
+            notes=["sequence-jacobian's two-sided finite-difference tables, accurate to ~1e-8 of each peak."],
+        )
 
 
 def figure(res: dict, path: Path, full_reference: bool) -> None:
@@ -447,9 +488,10 @@ def main(argv=None) -> None:
                         "rspg": None if res2["rspg"] is None else res2["rspg"].timings,
                         "sequence_jacobian": res2["ssj"],
                     },
-                    "ks_law_of_motion": ks.info["law_of_motion"].reset_index().to_dict(orient="records"),
-                    "ks_den_haan": ks.info["den_haan"],
+                    "ks_law_of_motion": ks.result.law_of_motion.reset_index().to_dict(orient="records"),
+                    "ks_den_haan": ks.result.den_haan,
                     "rspg_note": res2["rspg_note"],
+                    "parameter_shocks": res2["parameter_shocks"],
                 },
             }
         )

@@ -95,7 +95,7 @@ def run(case: str, method: str, iterations: int, quick: bool, eval_every: int = 
     )
     wall = time.perf_counter() - t0
     t = sol.timings
-    ev = sol.info["evaluations"]
+    ev = sol.result.evaluations
     hit = ev[ev["eval_exploitability"] <= TARGET[case]]
     to_target = None if hit.empty else t["compile"] + float(hit["seconds"].iloc[0])
     to_target_cpu = None if hit.empty else float(hit["cpu_seconds"].iloc[0])
@@ -112,7 +112,7 @@ def run(case: str, method: str, iterations: int, quick: bool, eval_every: int = 
             "grid": int(sol.game.n),
             "chain": int(sol.game.m),
             "actions": int(sol.game.A),
-            "T": int(sol.info["horizon"]),
+            "T": int(sol.result.horizon),
             "paths_per_iteration": 8,
             "iterations": iterations,
         },
@@ -131,7 +131,7 @@ def run(case: str, method: str, iterations: int, quick: bool, eval_every: int = 
         "exploitability_final_8_paths": float(ev["eval_exploitability"].iloc[-1]),
         "exploitability_final": sol.exploitability,
         "exploitability_kind": sol.exploitability_kind,
-        "exploitability_clairvoyant": sol.info["exploitability_clairvoyant"],
+        "exploitability_clairvoyant": sol.result.exploitability_clairvoyant,
         "evaluate_s": t["evaluate"],
         "total_wall_s": wall,
         "peak_rss_bytes": bc.peak_rss_bytes(),

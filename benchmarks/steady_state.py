@@ -54,16 +54,17 @@ def firm(r):
 def run_hetmacro(n_a, repeats):
     import jax
 
+    import hetmacro as hm
     from hetmacro.models import Aiyagari
     from hetmacro.savings import stationary as st
 
     with jax.enable_x64(True):
         model = Aiyagari.from_calibration("aiyagari_1994", n_a=n_a)
     t0 = time.perf_counter()
-    first = st.solve_stationary(model, values=False)
+    first = hm.solve(model, method="stationary", values=False)
     first_total = time.perf_counter() - t0
-    solve_s, sol = _median_time(lambda: st.solve_stationary(model, values=False), repeats)
-    problem = st.steady_state_problem(model)
+    solve_s, sol = _median_time(lambda: hm.solve(model, method="stationary", values=False), repeats)
+    problem = st.savings_problem(model)
     r = sol.aggregates["r"]
     st.household(problem, r)  # compiled already; warm the call path
     hh_s, hh = _median_time(lambda: st.household(problem, r), repeats)
@@ -74,9 +75,9 @@ def run_hetmacro(n_a, repeats):
         "r": r,
         "K": sol.aggregates["K"],
         "excess_supply": sol.aggregates["excess_supply"],
-        "evaluations": sol.info["evaluations"],
-        "egm_iterations": sol.info["hh_iterations"],
-        "pushes": sol.info["dist_iterations"],
+        "evaluations": sol.result.evaluations,
+        "egm_iterations": sol.result.household_iterations,
+        "pushes": sol.result.distribution_iterations,
         "compile_s": first.timings["compile"],
         "first_call_s": first_total,
         "solve_s": solve_s,

@@ -10,8 +10,7 @@ if not _os.path.isdir(_os.path.join(_os.path.dirname(__file__), "models")) and _
 ):
     __path__.append(_root)
 
-from . import grids, noise
-from .api import METHODS, solve
+from . import grids, noise, results
 from .game import Flow, Game, Kernel, compile
 from .grids import (
     ActionGrid,
@@ -24,37 +23,56 @@ from .grids import (
     rouwenhorst,
     tauchen,
 )
-from .io import load
+from .market import AssetSupply, CapitalMarket, Market, ZeroNetSupply
 from .mfg import policies
 from .mfg.policies import NetworkPolicy, PolicyNetwork
 from .model import AggState, Distribution, Model, State, param, shipped_calibrations, static
 from .noise import AR1, CommonNoise, Joint, MarkovChain, NoNoise, RareEvent
 from .report import compare
+from .savings import CARA, CRRA, SavingsEconomy, Utility
 from .solution import Solution
+from .solvers import DP, KS, METHODS, RSPG, SPG, Linear, Solver, Stationary, solve
+
+load = Solution.load
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AR1",
-    "METHODS",
     "ActionGrid",
     "AggState",
+    "AssetSupply",
+    "CARA",
+    "CRRA",
+    "CapitalMarket",
     "Chain",
     "CommonNoise",
+    "DP",
     "Distribution",
     "Flow",
     "Game",
     "Grid",
     "Joint",
+    "KS",
     "Kernel",
+    "Linear",
+    "METHODS",
+    "Market",
     "MarkovChain",
     "Model",
     "NetworkPolicy",
     "NoNoise",
     "PolicyNetwork",
+    "RSPG",
     "RareEvent",
+    "SPG",
+    "SavingsEconomy",
     "Solution",
+    "Solver",
     "State",
+    "Stationary",
+    "Utility",
+    "ZeroNetSupply",
     "compare",
     "compile",
     "double_exponential_grid",
@@ -66,6 +84,7 @@ __all__ = [
     "param",
     "policies",
     "product_chain",
+    "results",
     "rouwenhorst",
     "shipped_calibrations",
     "solve",

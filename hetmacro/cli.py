@@ -2,7 +2,7 @@
 
 ``hetmacro solve`` (also what ``hetmacro`` alone runs) solves a shipped model, prints a short summary
 table and writes into ``--out`` (default ``out/``): every table as CSV with a README of units
-(:func:`hetmacro.io.to_csv`), the figures as PNG (:mod:`hetmacro.plot`) and the Solution itself
+(:func:`hetmacro.export.to_csv`), the figures as PNG (:mod:`hetmacro.plot`) and the Solution itself
 (``solution.hmx``, reload it with ``hetmacro.load``). With no arguments it solves the Beach Bar game
 (bar at cell 50, no closure) by exact DP: about 10 seconds on a laptop CPU.
 """
@@ -16,8 +16,8 @@ import time
 import tomllib
 from pathlib import Path
 
-from .api import METHODS, solve
 from .model import shipped_calibrations
+from .solvers import METHODS, solve
 
 DEFAULT_MODEL = "beach_bar"
 # Settings applied when solving a model by a method without --calibration (DP needs no common noise).
@@ -66,8 +66,8 @@ def _cmd_list(_args) -> int:
     for name in shipped_calibrations():
         print(f"  {name}")
     print("methods:")
-    for name, (_, _, doc) in METHODS.items():
-        print(f"  {name:<16} {doc}")
+    for name, cls in METHODS.items():
+        print(f"  {name:<16} {cls.describe()}")
     return 0
 
 
@@ -97,7 +97,7 @@ def write_figures(sol, out: Path, irf_frames: dict | None = None) -> list[Path]:
 
 
 def _cmd_solve(args) -> int:
-    from . import io
+    from . import export, hmx
 
     models = shipped_models()
     if args.model not in models:
@@ -116,13 +116,13 @@ def _cmd_solve(args) -> int:
     print(sol.summary().to_string())
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    tables = io.tables(sol)
-    io.to_csv(sol, out, tables=tables)
+    tables = export.tables(sol)
+    export.to_csv(sol, out, tables=tables)
     n_figures = 0
     if not args.no_figures:
         irfs = {k: v for k, v in tables.items() if k.startswith("irf_")}
         n_figures = len(write_figures(sol, out, irfs))
-    io.save(sol, out / "solution.hmx")
+    hmx.save(sol, out / "solution.hmx")
     print(
         f"wrote {len(tables)} tables (CSV), {n_figures} figures (PNG) and solution.hmx to {out}/ "
         f"in {time.perf_counter() - t0:.1f} s"
@@ -131,7 +131,8 @@ def _cmd_solve(args) -> int:
 
 
 def _cmd_show(args) -> int:
-    from .io import load, read_header
+    from . import load
+    from .hmx import read_header
 
     header = read_header(args.file)
     print(

@@ -116,11 +116,22 @@ class Game(eqx.Module):
         return self._over_states(at)
 
     # --- aggregate state --------------------------------------------------------------------------
-    def aggregate_state(self, mu, z, t) -> AggState:
-        """The aggregate state at date t: mu, z, and the model's aggregates and prices."""
+    def aggregate_state(self, mu, z, t, fixed: dict | None = None) -> AggState:
+        """The aggregate state at date t: mu, z, and the model's aggregates and prices.
+
+        ``fixed`` holds aggregates at given values instead of computing them from mu (a market's
+        candidate equilibrium: the capital stock the firm demands at a trial interest rate).
+        """
         t = jnp.asarray(t, jnp.int32)
         dist = Distribution(mu, self.grid, self.chain)
         values = dict(self.model.aggregates(dist))
+        if fixed:
+            unknown = sorted(set(fixed) - set(values))
+            if unknown:
+                raise KeyError(
+                    f"{type(self.model).__name__}.aggregates() has no {unknown}; it has {sorted(values)}."
+                )
+            values.update(fixed)
         agg = AggState(mu, z, t, values)
         values.update(self.model.prices(agg))
         return AggState(mu, z, t, {k: jnp.asarray(v, self.dtype) for k, v in values.items()})
@@ -133,6 +144,35 @@ class Game(eqx.Module):
 
     def noise_step(self, key, z, t):
         return _cast_noise(self.noise.step(key, z, t), self.dtype)
+
+    def stationary_noise(self):
+        """The common noise's value in a stationary state, z_0 (see :meth:`check_stationary`)."""
+        return _cast_noise(self.noise.initial(jax.random.PRNGKey(0)), self.dtype)
+
+    def check_stationary(self) -> None:
+        """Refuse a game whose common noise is not constant: a stationary state needs no aggregate risk.
+
+        Raises:
+            ValueError: the noise is random, or moves deterministically (z_1 != z_0).
+        """
+        name = type(self.model).__name__
+        if not self.noise.deterministic:
+            raise ValueError(
+                f"{name} has aggregate risk (common noise {type(self.noise).__name__}): a stationary "
+                "equilibrium exists only without it. Fix: solve the model without aggregate risk (e.g. "
+                "aggregate_risk=False, its deterministic steady state), or use a solver for aggregate risk."
+            )
+        z0 = self.stationary_noise()
+        z1 = self.noise_step(jax.random.PRNGKey(1), z0, jnp.zeros((), jnp.int32))
+        moved = [
+            bool(np.any(np.asarray(a) != np.asarray(b)))
+            for a, b in zip(jax.tree.leaves(z0), jax.tree.leaves(z1))
+        ]
+        if any(moved):
+            raise ValueError(
+                f"{name}: the common noise moves deterministically from z_0 = {z0} to z_1 = {z1}; a "
+                "stationary state needs it constant. Fix: start the noise at its steady state (z0 = 0)."
+            )
 
     def signal(self, agg: AggState) -> jnp.ndarray:
         """The shared observation vector at date t, shape (d,) (a constant 0 if the model has none)."""
@@ -355,6 +395,7 @@ def compile(model: Model, dtype=None) -> Game:
         dtype=dtype,
     )
     _validate_runtime(game, name)
+    model.validate(game)
     return game
 
 

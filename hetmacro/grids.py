@@ -262,7 +262,10 @@ def lottery(points: jnp.ndarray, x: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarr
 
 def _lottery_weight(points, i, x):
     lo, hi = points[i], points[i + 1]
-    return jnp.clip((x - lo) / (hi - lo), 0.0, 1.0)
+    u = (x - lo) / (hi - lo)
+    # Clipped with where, not clip: at a grid point the derivative is the cell's (one-sided), so a value
+    # resting on the grid's first point (a binding borrowing limit) moves mass when the limit moves.
+    return jnp.where(u < 0.0, 0.0, jnp.where(u > 1.0, 1.0, u))
 
 
 def geometric_grid(low: float, high: float, n: int, pivot: float = 0.25) -> np.ndarray:

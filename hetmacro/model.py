@@ -191,6 +191,31 @@ class Model(eqx.Module):
         n, m = self.grid().size, self.chain().size
         return jnp.full((n, m), 1.0 / (n * m))
 
+    def market(self):
+        """What clears in a stationary equilibrium (:mod:`hetmacro.market`), or None.
+
+        ``hm.CapitalMarket("K")``: the aggregate K that the prices read is the households' assets, a
+        firm's capital; ``hm.ZeroNetSupply()`` / ``hm.AssetSupply(S)``: an asset in given supply whose
+        rate is a parameter of the model. ``method="stationary"`` searches the interest rate that
+        clears it. Default None: no market (the stationary solver then iterates on the distribution).
+        """
+        return None
+
+    def without_aggregate_risk(self):
+        """The same economy without aggregate risk: what stationary solvers and the linearisation
+        around the steady state solve. Default: the model itself when its common noise is
+        deterministic; a model with aggregate risk declares how to switch it off."""
+        if self.common_noise().deterministic:
+            return self
+        raise NotImplementedError(
+            f"{type(self).__name__} has aggregate risk and does not declare without_aggregate_risk(): "
+            "define it to return the economy without it (e.g. dataclasses.replace(self, tfp_sd=0.0))."
+        )
+
+    def validate(self, game) -> None:
+        """Checks a family of models makes once its game is compiled (default: none). Raise
+        ``ValueError`` naming what disagrees and the fix."""
+
     def horizon(self) -> int | None:
         return self.T
 

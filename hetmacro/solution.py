@@ -1,14 +1,18 @@
 """What every solver returns: :class:`Solution`, and the reporting methods every Solution offers.
 
-The tables (:mod:`hetmacro.report`), figures (:mod:`hetmacro.plot`) and files (:mod:`hetmacro.io`) work
-from the fields below, so a new solver gets all of them by filling these fields:
+The tables (:mod:`hetmacro.report`), figures (:mod:`hetmacro.plot`) and files (:mod:`hetmacro.hmx`,
+:mod:`hetmacro.export`) work from the fields below, so a new solver gets all of them by filling these
+fields:
 
 - finite-horizon and common-noise solvers fill ``flows`` (a :class:`hetmacro.Flow` with a leading path
   axis) and a ``policy`` that :meth:`Solution.policy_fn` can turn into ``policy(carry, agg) -> (carry, pi)``:
   a table pi[t, i, j, a] (T, n, m, A) or (n, m, A), or an object with ``__call__(carry, agg)`` and
   ``init_carry()`` (a recurrent network);
-- stationary solvers leave ``flows`` None and put the stationary distribution in ``info["mu"]`` (n, m)
+- stationary solvers leave ``flows`` None and put the stationary distribution in ``stationary`` (n, m)
   and the policy as a dict of (n, m) arrays (``"c"``, ``"a_next"``, ...) in ``policy``.
+
+What is particular to a solver is in ``result``, a typed object of :mod:`hetmacro.results`, and the
+configuration that produced the Solution is ``solver`` (:mod:`hetmacro.solvers`).
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ import dataclasses
 
 import numpy as np
 import pandas as pd
+
+from . import export, hmx
 
 __all__ = ["Solution"]
 
@@ -43,11 +49,15 @@ class Solution:
         history_frame: one row per solver iteration (iteration, residual or exploitability, seconds,
             ...); solvers pass it as ``history=``; read it with :meth:`history`.
         timings: seconds spent, e.g. {"compile": ..., "solve": ...}.
-        info: anything else the solver reports (iteration counts, tolerances, options, seed).
+        stationary: the stationary distribution mu (n, m) of a stationary or steady-state solution, else None.
+        result: the solver's typed diagnostics (:mod:`hetmacro.results`: ``StationaryResult``,
+            ``KSResult``, ...), or None.
+        solver: the configuration that produced it (:mod:`hetmacro.solvers`, e.g. ``hm.Stationary(...)``).
+        loaded_from: the file it was read from (:meth:`load`), else None.
 
     Tables: :meth:`summary`, :meth:`paths`, :meth:`irf`, :meth:`policy_table`, :meth:`distribution`,
     :meth:`inequality`, :meth:`lorenz`, :meth:`history`; figures: ``sol.plot.<name>()``; files:
-    :meth:`save`, :meth:`to_csv`, :meth:`to_excel` and :func:`hetmacro.load`.
+    :meth:`save`, :meth:`to_csv`, :meth:`to_excel` and :meth:`load` (:func:`hetmacro.load`).
     """
 
     method: str
@@ -61,7 +71,10 @@ class Solution:
     aggregates: dict
     history_frame: pd.DataFrame
     timings: dict
-    info: dict
+    stationary: object
+    result: object
+    solver: object
+    loaded_from: str | None
 
     def __init__(
         self,
@@ -76,9 +89,12 @@ class Solution:
         aggregates: dict | None = None,
         history: pd.DataFrame | None = None,
         timings: dict | None = None,
-        info: dict | None = None,
+        stationary: object = None,
+        result: object = None,
+        solver: object = None,
         *,
         history_frame: pd.DataFrame | None = None,
+        loaded_from: str | None = None,
     ):
         if history is not None and history_frame is not None:
             raise TypeError("Solution: pass the iteration history once, as history= (or history_frame=).")
@@ -94,7 +110,10 @@ class Solution:
         self.aggregates = {} if aggregates is None else dict(aggregates)
         self.history_frame = pd.DataFrame() if frame is None else frame
         self.timings = {} if timings is None else dict(timings)
-        self.info = {} if info is None else dict(info)
+        self.stationary = stationary
+        self.result = result
+        self.solver = solver
+        self.loaded_from = loaded_from
 
     # --- headline numbers -----------------------------------------------------------------------
     def summary(self) -> pd.DataFrame:
@@ -210,22 +229,31 @@ class Solution:
 
     def save(self, path):
         """Write the Solution to ``path`` (JSON header line + equinox-serialised arrays; no pickle);
-        returns the path. Read it back with :func:`hetmacro.load`."""
-        from . import io
+        returns the path. Read it back with :meth:`load` (:func:`hetmacro.load`)."""
+        return hmx.save(self, path)
 
-        return io.save(self, path)
+    @classmethod
+    def load(cls, path, model_class=None) -> Solution:
+        """Read a Solution written by :meth:`save`.
+
+        Args:
+            path: the file.
+            model_class: the model's class, required when it cannot be imported by name (a class defined
+                in a notebook or script); when given it must be the file's class.
+
+        Raises:
+            SolutionFileError: not a Solution file, corrupt or truncated (checksum), or a different model
+                class than ``model_class``.
+        """
+        return cls(**hmx.read(path, model_class), loaded_from=str(path))
 
     def to_csv(self, folder, **options) -> list:
-        """Write every table as CSV into ``folder``; see :func:`hetmacro.io.to_csv`."""
-        from . import io
-
-        return io.to_csv(self, folder, **options)
+        """Write every table as CSV into ``folder``; see :func:`hetmacro.export.to_csv`."""
+        return export.to_csv(self, folder, **options)
 
     def to_excel(self, path, **options):
         """Write every table as one sheet of an Excel workbook (needs openpyxl); returns the path."""
-        from . import io
-
-        return io.to_excel(self, path, **options)
+        return export.to_excel(self, path, **options)
 
     def __repr__(self) -> str:
         return f"Solution({self.method}, {type(self.model).__name__})\n{self.summary().to_string()}"

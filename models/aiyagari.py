@@ -5,8 +5,8 @@ r"""Aiyagari (1994): uninsured idiosyncratic income risk, a borrowing limit and 
     max E_0 sum_t beta^t u(c_t),      u(c) = c^(1 - sigma) / (1 - sigma)   (log c at sigma = 1),
     c_t + a_{t+1} = (1 + r_t) a_t + y_t(e_t),      a_{t+1} >= a_min,
 
-with non-asset income y(e) = (1 - tau) w e n(e) + T: the after-tax wage bill of e efficiency units times
-hours n, plus a lump-sum transfer. ``sigma`` is the coefficient of relative risk aversion (Aiyagari's mu).
+with non-asset income y(e) = (1 - tau) w e n(e) + transfer: the after-tax wage bill of e efficiency
+units times hours n, plus a lump-sum transfer. ``sigma`` is the coefficient of relative risk aversion (Aiyagari's mu).
 log e is an AR(1) with persistence ``rho_e`` and s.d. ``sd_e`` (of the innovation or of log e itself,
 as ``sd_kind`` says), discretised into ``n_e`` states by Rouwenhorst's or Tauchen's method; with
 ``normalise_e`` the states are scaled so that E[e] = 1 under the stationary distribution.
@@ -15,7 +15,12 @@ as ``sd_kind`` says), discretised into ``n_e`` states by Rouwenhorst's or Tauche
 
     r = alpha Z (K / L)^(alpha - 1) - delta,      w = (1 - alpha) Z (K / L)^alpha.
 
-**Markets**: K = E[a] (the asset market: household wealth is the capital stock), L = E[e n].
+**Markets**: K = E[a] (the asset market: household wealth is the capital stock, ``hm.CapitalMarket("K")``),
+L = E[e n].
+
+The class is a :class:`hetmacro.SavingsEconomy`: it declares the utility, the income, the grid (its first
+point is the borrowing limit), the firm's prices and the market, and every solver reads these
+declarations (the game form below is derived from them).
 
 **Variants** (options of this one class, not copies):
 
@@ -24,7 +29,7 @@ as ``sd_kind`` says), discretised into ``n_e`` states by Rouwenhorst's or Tauche
   wealth, and the problem in the composite c~ = c - v(n) is the exogenous-labour problem with net income
   y(e) = (1 - tau) w e n(e) / (1 + frisch) + T. Aggregate labour solves
   L^(1 + alpha frisch) = ((1 - tau)(1 - alpha) Z K^alpha / chi)^frisch E[e^(1 + frisch)].
-- ``tax > 0``: a proportional labour-income tax tau whose revenue is rebated lump-sum, T = tau w L
+- ``tax > 0``: a proportional labour-income tax tau whose revenue is rebated lump-sum, transfer = tau w L
   (balanced budget each period): a tax-and-transfer (partial insurance) economy.
 - ``a_min < 0``: borrowing. It must lie above the natural borrowing limit, min_e y(e) + r a_min > 0;
   the stationary solver checks this at every r it tries.
@@ -32,8 +37,8 @@ as ``sd_kind`` says), discretised into ``n_e`` states by Rouwenhorst's or Tauche
   Z_t = Z e^(z_t) in the prices: the AR(1) variant of Krusell–Smith and the paper's macro game
   (calibration ``mfax_macro``). See :mod:`hetmacro.models.krusell_smith` for the two-state original.
 
-**The game form** (what the mean-field solvers work on). The action is the share s of cash on hand
-beyond the borrowing limit that is consumed, on the grid ``ActionGrid.midpoints(n_actions)``:
+**The game form** (derived by :class:`hetmacro.SavingsEconomy`). The action is the share s of cash
+on hand beyond the borrowing limit that is consumed, on the grid ``ActionGrid.midpoints(n_actions)``:
 
     x_t = (1 + r_t) a_t + y_t(e_t) - a_min,    c_t = s_t x_t,    a_{t+1} = a_min + (1 - s_t) x_t,
 
@@ -63,6 +68,8 @@ Gradient for Partially Observable Mean Field Games" (the macro game).
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -70,19 +77,12 @@ import numpy as np
 import hetmacro as hm
 from hetmacro.model import param, static
 
-__all__ = ["Aiyagari", "crra", "tridiagonal_chain"]
+__all__ = ["Aiyagari", "tridiagonal_chain"]
 
 _INCOME_PROCESSES = ("rouwenhorst", "tauchen", "tridiagonal")
 _GRIDS = ("double_exponential", "geometric", "uniform")
 _LABOUR = ("exogenous", "ghh")
 _TIMINGS = ("paper", "textbook")
-
-
-def crra(c, sigma):
-    """CRRA utility u(c) = c^(1 - sigma) / (1 - sigma), and log c at sigma = 1 (no additive constant)."""
-    is_log = sigma == 1.0
-    s = jnp.where(is_log, 2.0, sigma)
-    return jnp.where(is_log, jnp.log(c), c ** (1.0 - s) / (1.0 - s))
 
 
 def tridiagonal_chain(name: str, values, p_move: float) -> hm.Chain:
@@ -107,7 +107,7 @@ def _concrete(x) -> float | None:
     return float(np.asarray(x))
 
 
-class Aiyagari(hm.Model):
+class Aiyagari(hm.SavingsEconomy):
     """Aiyagari's (1994) economy; see the module docstring for the equations.
 
     Fields (per model period; defaults are the anchors' Aiyagari calibration, see
@@ -128,9 +128,11 @@ class Aiyagari(hm.Model):
     ``price_guard`` g in the price formulas; mu_0 is uniform over the grid x chain.
 
     The asset grid and the income chain are built with numpy at compile time, so the fields that
-    define them (``a_min``, ``a_max``, ``n_a``, ``grid_kind``, ``grid_pivot``, ``income_process``, ``n_e``,
-    ``rho_e``, ``sd_e``, ``e_low``, ``e_high``, ``e_move``) and the TFP process (``aggregate_risk``, ``tfp_rho``, ``tfp_sd``) are static; the economic parameters
-    (beta, sigma, alpha, delta, Z, ...) are arrays, so sweeping them does not recompile.
+    define them (``a_max``, ``n_a``, ``grid_kind``, ``grid_pivot``, ``income_process``, ``n_e``,
+    ``rho_e``, ``sd_e``, ``e_low``, ``e_high``, ``e_move``) and the TFP process (``aggregate_risk``,
+    ``tfp_rho``, ``tfp_sd``) are static; the economic parameters (beta, sigma, alpha, delta, Z, the
+    borrowing limit a_min, ...) are arrays, so sweeping them does not recompile (the grid is rebuilt from
+    a_min when a model is compiled) and the sequence-space solver can shock them.
     """
 
     # preferences
@@ -151,7 +153,7 @@ class Aiyagari(hm.Model):
     e_high: float = static(2.0)
     e_move: float = static(0.1)
     # assets
-    a_min: float = static(0.0)
+    a_min: float = param(0.0)
     a_max: float = static(200.0)
     n_a: int = static(500)
     grid_kind: str = static("double_exponential")
@@ -222,7 +224,7 @@ class Aiyagari(hm.Model):
         """True when aggregate risk is the AR(1) in log TFP (subclasses may use another process)."""
         return True
 
-    # --- the individual state and actions ------------------------------------------------------
+    # --- households (Aiyagari 1994, section II): assets, income, utility ---------------------------------
     def asset_grid(self) -> np.ndarray:
         """The asset grid a_0 = a_min < ... < a_{n_a - 1} = a_max (numpy, float64)."""
         lo, hi, n = float(self.a_min), float(self.a_max), self.n_a
@@ -238,6 +240,9 @@ class Aiyagari(hm.Model):
 
     def grid(self):
         return hm.Grid("a", self.asset_grid())
+
+    def borrowing_limit(self):
+        return self.a_min
 
     def chain(self):
         if self.income_process == "tridiagonal":
@@ -255,26 +260,9 @@ class Aiyagari(hm.Model):
             normalise=self.normalise_e,
         )
 
-    def actions(self):
-        return hm.ActionGrid.midpoints("consumption share", self.n_actions)
-
-    # --- firm, labour and government: shared by the game and the stationary solver ---------------
-    def tfp(self, z):
-        """TFP level Z_t given the common noise z_t: Z e^(z_t) with aggregate risk, else Z."""
-        if self.aggregate_risk:
-            return self.Z * jnp.exp(z)
-        return self.Z
-
-    def factor_prices(self, K, L, Z):
-        """(r, w) = marginal products of capital (net of depreciation) and labour."""
-        g = self.price_guard
-        r = self.alpha * Z * (L / (K + g)) ** (1.0 - self.alpha) - self.delta
-        w = (1.0 - self.alpha) * Z * (K / (L + g)) ** self.alpha
-        return r, w
-
-    def capital_labour_ratio(self, r, Z):
-        """K/L at which the firm's net marginal product of capital is r: (alpha Z / (r + delta))^(1/(1 - alpha))."""
-        return (self.alpha * Z / (r + self.delta)) ** (1.0 / (1.0 - self.alpha))
+    def utility(self):
+        """u(c) = c^(1 - sigma) / (1 - sigma) (log c at sigma = 1); under GHH, c is the composite c - v(n)."""
+        return hm.CRRA(self.sigma)
 
     def hours(self, e, w):
         """Hours n(e): 1 with exogenous labour; ((1 - tau) w e / chi)^frisch under GHH."""
@@ -283,12 +271,31 @@ class Aiyagari(hm.Model):
         return jnp.ones_like(e)
 
     def disutility(self, e, w):
-        """v(n(e)) = chi n^(1 + 1/frisch) / (1 + 1/frisch), the GHH cost of hours (0 if exogenous);
-        consumption is c = c~ + v(n), with c~ the composite the household's utility is over."""
+        """v(n(e)) = chi n^(1 + 1/frisch) / (1 + 1/frisch), the GHH cost of hours (0 if exogenous)."""
         if self.labour == "ghh":
             n = self.hours(e, w)
             return self.chi * n ** (1.0 + 1.0 / self.frisch) / (1.0 + 1.0 / self.frisch)
         return jnp.zeros_like(e)
+
+    def income(self, e, p):
+        """y(e) = (1 - tau) w e n(e) + transfer; under GHH net of the hours cost v(n(e)),
+        (1 - tau) w e n(e) / (1 + frisch) + transfer (the budget of the composite c - v(n))."""
+        w = p["w"]
+        wage_bill = (1.0 - self.tax) * w * e * self.hours(e, w)
+        if self.labour == "ghh":
+            wage_bill = wage_bill / (1.0 + self.frisch)
+        return wage_bill + p["transfer"]
+
+    def consumption(self, c, e, p):
+        """Goods consumption: the composite c plus the hours cost v(n(e)) under GHH."""
+        return c + self.disutility(e, p["w"])
+
+    # --- firm and government (section II): prices from capital and labour ----------------------------------
+    def tfp(self, z):
+        """TFP level Z_t given the common noise z_t: Z e^(z_t) with aggregate risk, else Z."""
+        if self.aggregate_risk:
+            return self.Z * jnp.exp(z)
+        return self.Z
 
     def labour_moment(self, e):
         """The per-household labour moment aggregated over the distribution: e (exogenous labour) or
@@ -305,64 +312,12 @@ class Aiyagari(hm.Model):
             return base ** (1.0 / (1.0 + a * f))
         return moment
 
-    def income(self, e, p):
-        """Non-asset income y(e) entering the budget, given prices p (a mapping with w, L, T).
-
-        Exogenous labour: (1 - tau) w e + T. GHH: (1 - tau) w e n(e) - v(n(e)) + T
-        = (1 - tau) w e n(e) / (1 + frisch) + T (the budget of the composite c~)."""
-        w = p["w"]
-        wage_bill = (1.0 - self.tax) * w * e * self.hours(e, w)
-        if self.labour == "ghh":
-            wage_bill = wage_bill / (1.0 + self.frisch)
-        return wage_bill + p["T"]
-
-    def steady_state_prices(self, r, e, pi_e) -> dict:
-        """Everything the firm and government imply at a stationary equilibrium with interest rate r.
-
-        Args:
-            r: net interest rate per period.
-            e: (m,) income states; pi_e: (m,) their stationary distribution.
-
-        Returns:
-            dict with r, w, L, K (capital the firm demands, (K/L) L), Y, T (transfer), y (m,) the
-            per-state non-asset income of the household budget, and v (m,) the per-state disutility
-            of hours to add back to the composite for consumption (zero with exogenous labour).
-        """
-        Z = self.tfp(0)  # no aggregate risk: the TFP level (mean TFP for a two-state process)
-        KL = self.capital_labour_ratio(r, Z)
-        w = (1.0 - self.alpha) * Z * KL**self.alpha
-        L = pi_e @ (e * self.hours(e, w))
-        K = KL * L
-        T = self.tax * w * L
-        p = {"r": r, "w": w, "L": L, "K": K, "Y": Z * K**self.alpha * L ** (1 - self.alpha), "T": T}
-        p["y"] = self.income(e, p)
-        p["v"] = self.disutility(e, w)
-        return p
-
-    # --- the game form -------------------------------------------------------------------------------
-    def cash_on_hand(self, s, agg):
-        """x = (1 + r) a + y(e) - a_min: resources beyond the borrowing limit."""
-        return (1.0 + agg.r) * s.a + self.income(s.e, agg.values) - self.a_min
-
-    def transition(self, s, a, eps, agg):
-        return self.a_min + (1.0 - a) * self.cash_on_hand(s, agg)
-
-    def reward(self, s, a, agg, next_agg):
-        return crra(a * self.cash_on_hand(s, agg), self.sigma)
-
-    def policy_quantities(self, s, a, agg):
-        """Consumption c = share x cash on hand (+ the hours cost under GHH)."""
-        return {"c": a * self.cash_on_hand(s, agg) + self.disutility(s.e, agg.w)}
-
-    def final_reward(self, s, a, agg, next_agg):
-        if self.timing == "paper":
-            return crra(self.cash_on_hand(s, agg), self.sigma)
-        return self.reward(s, a, agg, next_agg)
-
-    def terminal_value(self, s, agg):
-        if self.timing == "paper":
-            return jnp.zeros(())
-        return crra(self.cash_on_hand(s, agg), self.sigma)
+    def factor_prices(self, K, L, Z):
+        """(r, w) = marginal products of capital (net of depreciation) and labour."""
+        g = self.price_guard
+        r = self.alpha * Z * (L / (K + g)) ** (1.0 - self.alpha) - self.delta
+        w = (1.0 - self.alpha) * Z * (K / (L + g)) ** self.alpha
+        return r, w
 
     def aggregates(self, dist):
         return {"K": dist.mean("a"), "Le": dist.expect(lambda a, e: self.labour_moment(e))}
@@ -377,13 +332,32 @@ class Aiyagari(hm.Model):
             "w": w,
             "L": L,
             "Y": Z * K**self.alpha * L ** (1.0 - self.alpha),
-            "T": self.tax * w * L,
+            "transfer": self.tax * w * L,
         }
+
+    def depreciation(self):
+        return self.delta
+
+    # --- the market: household wealth is the capital stock ---------------------------------------------------
+    def market(self):
+        return hm.CapitalMarket("K")
+
+    # --- the game's ends, signals and aggregate risk -----------------------------------------------------------
+    def final_reward(self, s, share, agg, next_agg):
+        if self.timing == "paper":
+            return self.utility().u(self.cash_on_hand(s, agg))
+        return self.reward(s, share, agg, next_agg)
+
+    def terminal_value(self, s, agg):
+        if self.timing == "paper":
+            return jnp.zeros(())
+        return self.utility().u(self.cash_on_hand(s, agg))
 
     def representative_agent_prices(self):
         """(r_RA, w_RA): the complete-markets steady state, r = 1/beta - 1 (the signals' scale)."""
         r = 1.0 / self.beta - 1.0
-        return r, (1.0 - self.alpha) * self.Z * self.capital_labour_ratio(r, self.Z) ** self.alpha
+        KL = (self.alpha * self.Z / (r + self.delta)) ** (1.0 / (1.0 - self.alpha))
+        return r, (1.0 - self.alpha) * self.Z * KL**self.alpha
 
     def signals(self, agg):
         r_ra, w_ra = self.representative_agent_prices()
@@ -393,6 +367,9 @@ class Aiyagari(hm.Model):
         if self.aggregate_risk:
             return hm.AR1(float(self.tfp_rho), float(self.tfp_sd))
         return hm.NoNoise()
+
+    def without_aggregate_risk(self):
+        return dataclasses.replace(self, aggregate_risk=False)
 
     def initial_distribution(self, z):
         n, m = self.n_a, self.n_e

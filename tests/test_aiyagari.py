@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import hetmacro as hm
-from hetmacro.models.aiyagari import Aiyagari, crra
+from hetmacro.models.aiyagari import Aiyagari
 from hetmacro.models.krusell_smith import KrusellSmith, ks_employment_blocks, ks_transition_matrix
 
 # shared/reference/anchors.md §4b: HARK 0.17.2's joint (z, employment) matrix, printed to 6 decimals.
@@ -266,8 +266,10 @@ def eqx_at_t(agg, t):
 
 def test_crra_utility():
     c = jnp.asarray([0.5, 1.0, 2.0])
-    np.testing.assert_allclose(crra(c, 2.0), -1 / np.asarray(c), rtol=1e-6)
-    np.testing.assert_allclose(crra(c, 1.0), np.log(np.asarray(c)), rtol=1e-6)
+    np.testing.assert_allclose(hm.CRRA(2.0).u(c), -1 / np.asarray(c), rtol=1e-6)
+    np.testing.assert_allclose(hm.CRRA(1.0).u(c), np.log(np.asarray(c)), rtol=1e-6)
+    np.testing.assert_allclose(hm.CRRA(2.0).marginal(c), np.asarray(c) ** -2.0, rtol=1e-6)
+    np.testing.assert_allclose(hm.CRRA(2.0).inverse_marginal(hm.CRRA(2.0).marginal(c)), c, rtol=1e-6)
 
 
 # --- variants ------------------------------------------------------------------------------------------
@@ -289,7 +291,7 @@ def test_tax_and_transfer_budget():
     model = x64_model(Aiyagari, n_a=50, tax=0.3)
     game = x64_compile(model)
     agg = game.reset(jax.random.PRNGKey(0))
-    y = np.asarray(model.income(game.chain.values, agg.values))
+    y = np.asarray(jax.vmap(lambda e: model.income(e, agg.values))(game.chain.values))
     marginal = np.asarray(agg.mu).sum(axis=0)
     assert marginal @ y == pytest.approx(float(agg.w * agg.L), rel=1e-12)
     e = np.asarray(game.chain.values)

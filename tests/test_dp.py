@@ -18,7 +18,7 @@ def lq_equilibrium():
 
 def test_lq_equilibrium_is_exact(lq_equilibrium):
     sol = lq_equilibrium
-    assert sol.info["converged"]
+    assert sol.result.converged
     assert abs(sol.exploitability) < 1e-5
     assert sol.exploitability_kind.startswith("exact")
 
@@ -41,7 +41,7 @@ def test_lq_equilibrium_by_symmetry_keeps_the_mean():
     # Without common noise the LQ game is symmetric around the centre cell 49: starting from the
     # uniform distribution the equilibrium mean stays at 49 for all dates.
     sol = hm.solve(LinearQuadratic(aggregate_risk=False, timing="textbook"), method="dp")
-    assert sol.info["converged"]
+    assert sol.result.converged
     np.testing.assert_allclose(np.asarray(sol.flows.aggs.m[0]), 49.0, atol=1e-8)
 
 
@@ -85,7 +85,7 @@ def test_uniform_policy_exploitability_is_in_the_reference_range():
 
 def test_beach_bar_agents_concentrate_next_to_the_bar():
     sol = hm.solve(BeachBar(closure=False, bar=50), method="dp")
-    assert sol.info["converged"]
+    assert sol.result.converged
     mu = np.asarray(sol.flows.aggs.mu[0, :, :, 0])
     distance = np.abs(np.arange(101) - 50)
     assert np.all(mu[:, 50] == 0.0)  # nobody ever stands on the bar itself

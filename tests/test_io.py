@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 import hetmacro as hm
-from hetmacro.io import SolutionFileError, read_header
+from hetmacro.hmx import SolutionFileError, read_header
 from hetmacro.models import BeachBar, LinearQuadratic
 
 
@@ -40,7 +40,14 @@ def risky():
         policy=pi,
         flows=flows,
         aggregates={"m_mean": np.float64(np.mean(flows.aggs.values["m"]))},
-        info={"seed": 2, "note": "random policy", "shape": (1, 2), "nan": float("nan")},
+        result=hm.results.DPResult(
+            converged=False,
+            iterations=2,
+            tol=float("nan"),
+            scheme="random policy",
+            precision="float64",
+            seed=2,
+        ),
     )
 
 
@@ -75,8 +82,8 @@ def test_round_trip_is_bit_for_bit(lq, tmp_path):
     assert back.flows.aggs.mu.dtype == lq.flows.aggs.mu.dtype == np.float64
     assert back.game.dtype == lq.game.dtype
     _assert_same_tables(lq, back)
-    for k, v in lq.info.items():
-        assert back.info[k] == v
+    assert back.result == lq.result and back.solver == lq.solver
+    assert back.loaded_from == str(path)
 
 
 def test_round_trip_with_common_noise_keeps_irfs(risky, tmp_path):
@@ -84,9 +91,7 @@ def test_round_trip_with_common_noise_keeps_irfs(risky, tmp_path):
     risky.save(path)
     back = hm.load(path)
     _assert_same_tables(risky, back)
-    assert (
-        back.info["shape"] == (1, 2) and np.isnan(back.info["nan"]) and back.info["note"] == "random policy"
-    )
+    assert back.result.scheme == "random policy" and np.isnan(back.result.tol) and back.result.seed == 2
     assert back.aggregates["m_mean"] == risky.aggregates["m_mean"]
     options = dict(shock="z", size=1, paths=4, horizon=3)
     pd.testing.assert_frame_equal(risky.irf(**options), back.irf(**options), check_exact=True)
@@ -104,7 +109,7 @@ def test_header_is_one_readable_json_line(lq, tmp_path):
     assert header["method"] == "dp"
     assert header["calibration"]["T"] == 5 and header["calibration"]["kappa"] == 0.5
     assert header["calibration"]["aggregate_risk"] is False
-    assert header["options"]["tol"] == lq.info["tol"]
+    assert header["options"]["tol"] == lq.solver.tol and header["seed"] == 0
     assert b"pickle" not in first
 
 

@@ -326,7 +326,7 @@ def test_lq_without_common_noise_reaches_the_dp_equilibrium(lq_runs, method):
     assert abs(dp.exploitability) < 1e-7
     assert sol.exploitability <= dp.exploitability + 0.05
     j_dp = float(dp.history()["return"].iloc[-1])
-    assert abs(sol.info["policy_return"] - j_dp) <= 1.0
+    assert abs(sol.result.policy_return - j_dp) <= 1.0
     assert _optimal_share(sol, tol=1e-3) >= 0.99
     # Training reduced exploitability from the uniform policy's ~4800 by five orders of magnitude.
     hist = sol.history()
@@ -351,7 +351,7 @@ def test_lq_solution_agrees_with_the_dp_tools_and_rolls_out(lq_runs):
     flow = _path(sol.flows)
     expl, ret, _ = exploitability(game, flow)
     np.testing.assert_allclose(float(expl), sol.exploitability, atol=1e-3)
-    np.testing.assert_allclose(float(ret), sol.info["policy_return"], rtol=1e-5)
+    np.testing.assert_allclose(float(ret), sol.result.policy_return, rtol=1e-5)
     np.testing.assert_allclose(np.asarray(policy_value(game, flow)), sol.values[0], rtol=1e-5, atol=1e-3)
     # The returned network is a game.rollout policy that regenerates the stored flow.
     assert isinstance(sol.policy, NetworkPolicy)
@@ -367,7 +367,7 @@ def test_beach_bar_without_closure_matches_the_dp_optimum():
     dp = hm.solve(model, method="dp")
     sol = hm.solve(model, method="rspg", iterations=200, **QUIET)
     assert sol.exploitability <= 0.1  # |J| ~ 122
-    assert abs(sol.info["policy_return"] - float(dp.history()["return"].iloc[-1])) <= 0.1
+    assert abs(sol.result.policy_return - float(dp.history()["return"].iloc[-1])) <= 0.1
     # The policies move households identically: the flows agree at every date a policy acts on.
     # (Moves that the bar projects onto the same cell differ only in the move cost 1/101 per cell,
     # and the last move only changes mu_T, which no payoff reads.)
@@ -404,10 +404,10 @@ def test_beach_bar_rspg_moves_away_before_the_closure_and_spg_stays(beach_bar_ru
     assert abs(dist_s[14] - dist_s[11]) < 0.1 and abs(adj_s[14] - adj_s[11]) < 0.02
     # RSPG's anticipation pays: lower (exact, non-anticipative) exploitability than SPG's.
     r, s = beach_bar_runs["rspg"], beach_bar_runs["spg"]
-    assert r.info["exploitability_nonanticipative_exact"] and s.info["exploitability_nonanticipative_exact"]
+    assert r.result.nonanticipative["exact"] and s.result.nonanticipative["exact"]
     assert r.exploitability < 0.5 * s.exploitability
     for sol in (r, s):
-        assert sol.exploitability <= sol.info["exploitability_clairvoyant"] + 1e-4
+        assert sol.exploitability <= sol.result.exploitability_clairvoyant + 1e-4
         assert sol.exploitability_kind.startswith("non-anticipative, exact over all 2")
 
 
@@ -421,7 +421,7 @@ def test_nonanticipative_exploitability_against_a_per_branch_dp_oracle(lq_noise_
     response is the clairvoyant one from date 1 and, at date 0, max_a sum_z P(z) Q^z_0(s, a)."""
     sol = lq_noise_run
     game = sol.game
-    assert sol.info["noise_paths"] == "exact" and sol.flows.pi.shape[0] == 2
+    assert sol.result.noise_paths == "exact" and sol.flows.pi.shape[0] == 2
     q0, mu0 = [], None
     for b in range(2):
         flow = _path(sol.flows, b)
@@ -430,7 +430,7 @@ def test_nonanticipative_exploitability_against_a_per_branch_dp_oracle(lq_noise_
         mu0 = np.asarray(flow.aggs.mu[0], np.float64)
     v_na = np.max(0.5 * q0[0] + 0.5 * q0[1], axis=-1)
     ret_na = float(np.sum(mu0 * v_na))
-    na = sol.info["nonanticipative"]
+    na = sol.result.nonanticipative
     np.testing.assert_allclose(na["best_response_return"], ret_na, rtol=1e-5)
     assert na["exact"] and sol.exploitability == na["exploitability"]
     assert 0 < na["exploitability"] <= na["clairvoyant_exploitability"]
@@ -453,11 +453,11 @@ def _small_models():
 
 
 def _falls(sol):
-    ev = sol.info["evaluations"]
+    ev = sol.result.evaluations
     assert list(ev["iteration"]) == [0, 10, 20, 30]
     assert ev["eval_exploitability"].iloc[-1] < 0.5 * ev["eval_exploitability"].iloc[0]
     assert np.isfinite(sol.exploitability) and sol.exploitability >= -1e-4
-    assert sol.flows.aggs.mu.shape[1] == sol.info["horizon"] + 1
+    assert sol.flows.aggs.mu.shape[1] == sol.result.horizon + 1
     assert sol.timings["compile"] >= 0 and sol.timings["per_iteration"] > 0
 
 
@@ -485,18 +485,18 @@ def test_exploitability_falls_during_training(name, method, iterations):
     sol = hm.solve(
         _small_models()[name](), method=method, iterations=iterations, eval_every=every, eval_paths=8, **QUIET
     )
-    ev = sol.info["evaluations"]
+    ev = sol.result.evaluations
     assert list(ev["iteration"]) == [0, every, 2 * every, iterations]
     assert ev["eval_exploitability"].iloc[-1] < 0.5 * ev["eval_exploitability"].iloc[0]
     assert np.isfinite(sol.exploitability) and sol.exploitability >= -1e-4
-    assert sol.flows.aggs.mu.shape[1] == sol.info["horizon"] + 1
+    assert sol.flows.aggs.mu.shape[1] == sol.result.horizon + 1
     assert sol.timings["compile"] >= 0 and sol.timings["per_iteration"] > 0
 
 
 def test_beach_bar_exploitability_falls_with_sampled_paths(beach_bar_runs):
     # (random bars: the fast suite checks the fixed-bar runs' histories; the slow one the full game)
     for sol in beach_bar_runs.values():
-        ev = sol.info["evaluations"]
+        ev = sol.result.evaluations
         assert ev["eval_exploitability"].iloc[-1] < 0.25 * ev["eval_exploitability"].iloc[0]
 
 

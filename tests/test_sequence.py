@@ -1,9 +1,10 @@
 """Sequence-space (first-order) impulse responses: ``hm.solve(model, method="linear")``.
 
 Oracles: ``jax.jacfwd`` through the whole T-period household path and central finite differences
-(for the fake-news Jacobians); the nonlinear perfect-foresight transition (first-order convergence);
-the stationary solver (no shock); sequence-jacobian's published Krusell–Smith IRFs (tests/data, from
-shared/reference/ssj_ks_irf.md).
+(for the fake-news Jacobians); the nonlinear perfect-foresight transition (first-order convergence, for
+TFP and for the borrowing limit, which sequence-jacobian cannot shock); the stationary solver (no
+shock); sequence-jacobian's Krusell–Smith IRFs to TFP, the discount factor and a labour tax (tests/data:
+ssj_ks_irf.md and ssj_ks_irf_shocks.md).
 """
 
 from __future__ import annotations
@@ -52,90 +53,112 @@ def small():
     with jax.enable_x64(True):
         model = _small_model()
         stat = hm.solve(_small_model(aggregate_risk=False), method="stationary", values=False)
-        ss = sq.steady_state(stat)
+        shocks = ("z", "beta")
+        ss = sq.steady_state(model, shocks=shocks, solution=stat)
         T = 60
-        J = sq.jacobians(ss, T)
+        J = sq.jacobians(ss, T, shocks)
         G = sq.ge_jacobians(ss, J)
-    return {"model": model, "stationary": stat, "ss": ss, "T": T, "J": J, "G": G}
+    return {"model": model, "stationary": stat, "ss": ss, "T": T, "J": J, "G": G, "shocks": shocks}
 
 
 def test_fake_news_equals_direct_jacobian(small, x64):
-    """The fake-news assembly equals jax.jacfwd through the whole T-period path (both exact)."""
+    """The fake-news assembly equals jax.jacfwd through the whole T-period path (both exact), for the
+    market's unknown (capital as date t's prices read it), log TFP and the discount factor."""
     ss, T, J = small["ss"], small["T"], small["J"]
-    D = sq.jacobians_direct(ss, T)
+    D = sq.jacobians_direct(ss, T, small["shocks"])
     for o in ("A", "C"):
-        for i in ("r", "w"):
+        for i in ("U", "z", "beta"):
             scale = float(np.max(np.abs(D[o][i])))
             err = float(np.max(np.abs(np.asarray(J[o][i]) - np.asarray(D[o][i]))))
-            assert err <= 1e-9 * scale, (o, i, err, scale)
+            assert scale > 0 and err <= 1e-9 * scale, (o, i, err, scale)
 
 
 def test_jacobian_matches_finite_differences(small, x64):
-    """Columns of J^{A,r}, J^{C,w}, ... against central differences of the nonlinear household path.
+    """Columns of J^{A,U}, J^{C,beta}, ... against central differences of the nonlinear household path.
 
     Step h = 1e-6: the truncation error is O(h^2) ~ 1e-12 relative; rounding ~ eps / h ~ 1e-10; the
     lottery and the borrowing constraint are kinked, so a column whose step crosses a kink may differ
     by O(h) relative: tolerance 1e-5 of the column's largest entry."""
     ss, T, J = small["ss"], small["T"], small["J"]
-    r0 = np.full(T, float(ss.r))
-    w0 = np.full(T, float(ss.w))
+    base = {k: np.full(T, float(ss.input_value(k))) for k in ("U", "z", "beta")}
     h = 1e-6
-    for s in (0, 7, T - 1):
-        for name, base in (("r", r0), ("w", w0)):
-            up, down = base.copy(), base.copy()
-            up[s] += h
-            down[s] -= h
-            args_up = (up, w0) if name == "r" else (r0, up)
-            args_down = (down, w0) if name == "r" else (r0, down)
-            f_up, f_down = sq.household_path(ss, *args_up), sq.household_path(ss, *args_down)
+    for s_ in (0, 7, T - 1):
+        for name in ("U", "beta"):
+            up = {k: v.copy() for k, v in base.items()}
+            down = {k: v.copy() for k, v in base.items()}
+            up[name][s_] += h
+            down[name][s_] -= h
+            f_up, f_down = sq.household_path(ss, up), sq.household_path(ss, down)
             for o in ("A", "C"):
                 fd = (np.asarray(f_up[o]) - np.asarray(f_down[o])) / (2 * h)
-                col = np.asarray(J[o][name])[:, s]
-                assert np.max(np.abs(fd - col)) <= 1e-5 * np.max(np.abs(col)), (o, name, s)
+                col = np.asarray(J[o][name])[:, s_]
+                assert np.max(np.abs(fd - col)) <= 1e-5 * np.max(np.abs(col)), (o, name, s_)
 
 
 def test_no_shock_reproduces_the_stationary_equilibrium(small, x64):
-    """Aggregate risk off: the steady state is a fixed point of the transition machinery (prices at
-    the stationary r, w for T periods keep A_t = K), and solve_linear reports the stationary aggregates."""
+    """Aggregate risk off: the steady state is a fixed point of the transition machinery (inputs at
+    their steady state for T periods keep A_t = K), and solve_linear reports the stationary aggregates."""
     ss, stat, T = small["ss"], small["stationary"], small["T"]
-    path = sq.household_path(ss, jnp.full((T,), ss.r), jnp.full((T,), ss.w))
+    path = sq.household_path(ss, {"U": np.full(T, float(ss.U))})
     K = stat.aggregates["K"]
     assert np.max(np.abs(np.asarray(path["A"]) - K)) <= 1e-9 * K
     assert np.max(np.abs(np.asarray(path["C"]) - stat.aggregates["C"])) <= 1e-9 * K
-    sol = hm.solve(_small_model(aggregate_risk=False), method="linear", T=T, steady_state_solution=stat)
+    sol = hm.solve(_small_model(aggregate_risk=False), method="linear", T=T, shock="beta", steady_state=stat)
     for k in ("r", "w", "K", "Y", "C"):
         assert sol.aggregates[k] == pytest.approx(stat.aggregates[k], rel=1e-9, abs=1e-12), k
     # A zero shock gives a zero response.
-    zero = sq.linear_irf(small["G"], jnp.zeros(T))
+    zero = sq.linear_irf(small["G"], {"z": jnp.zeros(T)})
     assert all(float(jnp.max(jnp.abs(v))) == 0.0 for v in zero.values())
+
+
+def _first_order_errors(ss, G, name, shape, sizes, keys):
+    errors = []
+    for size in sizes:
+        d = {name: size * shape}
+        lin = sq.linear_irf(G, d)
+        non = sq.nonlinear_transition(ss, d, G["H_U"], tol=1e-14)
+        steady = ss.aggregates()
+        errors.append(
+            max(
+                float(np.max(np.abs((non[k] - steady[k]) - np.asarray(lin[k]))))
+                / float(np.max(np.abs(lin[k])))
+                for k in keys
+            )
+        )
+    return np.array(errors)
 
 
 def test_linear_irf_is_the_first_order_limit_of_the_nonlinear_transition(small, x64):
     """|nonlinear - linear| = O(size^2): the observed order over sizes 1e-2, 1e-3, 1e-4 is 2 (so the
     error relative to the response falls tenfold with a tenfold smaller shock)."""
     ss, T, G = small["ss"], small["T"], small["G"]
-    shape = 0.9 ** np.arange(T)
-    errors = []
-    for size in (1e-2, 1e-3, 1e-4):
-        dz = size * shape
-        lin = sq.linear_irf(G, dz)
-        non = sq.nonlinear_transition(ss, dz, G["H_K"], tol=1e-14)
-        errors.append(
-            max(
-                float(np.max(np.abs((non[k] - float(getattr(ss, k))) - np.asarray(lin[k]))))
-                / float(np.max(np.abs(lin[k])))
-                for k in ("K", "r", "w", "C")
-            )
-        )
-    orders = np.log10(np.array(errors[:-1]) / np.array(errors[1:]))
+    errors = _first_order_errors(ss, G, "z", 0.9 ** np.arange(T), (1e-2, 1e-3, 1e-4), ("K", "r", "w", "C"))
+    orders = np.log10(errors[:-1] / errors[1:])
     assert np.all(orders > 0.85) and np.all(orders < 1.15), (errors, orders)
     assert errors[0] < 1e-2  # a 1% shock: the second-order term is ~0.5% of the response
 
 
+def test_borrowing_limit_shock_is_the_first_order_limit(x64):
+    """Tightening the borrowing limit (a_min up from 0 by a small amount, decaying at 0.8): no peer can
+    express it on a fixed grid, so the nonlinear transition is the oracle. Households at the limit are
+    pushed up with it; the linear IRF is the limit of the nonlinear one as the shock shrinks (the error
+    relative to the response falls at least threefold per tenfold smaller shock: the constraint's kink
+    makes the remainder first order in the mass near the limit, not second)."""
+    model = _small_model(aggregate_risk=False)
+    stat = hm.solve(model, method="stationary", values=False)
+    ss = sq.steady_state(model, shocks=("a_min",), solution=stat)
+    T = 60
+    G = sq.ge_jacobians(ss, sq.jacobians(ss, T, ("a_min",)))
+    lin = sq.linear_irf(G, {"a_min": 1e-3 * 0.8 ** np.arange(T)})
+    assert float(lin["K"][0]) > 0  # households forced to hold more assets: capital rises on impact
+    errors = _first_order_errors(ss, G, "a_min", 0.8 ** np.arange(T), (1e-3, 1e-4, 1e-5), ("K", "r", "C"))
+    assert errors[0] < 0.05 and np.all(errors[1:] < errors[:-1] / 3), errors
+
+
 def test_solution_format(small, x64):
     """The Solution carries a report-format IRF table, aggregates and the first-order policy."""
-    sol = hm.solve(small["model"], method="linear", T=small["T"], steady_state_solution=small["stationary"])
-    tab = sol.info["irf"]
+    sol = hm.solve(small["model"], method="linear", T=small["T"], steady_state=small["stationary"])
+    tab = sol.result.irf
     assert tab.index.name == "h" and len(tab) == 41
     assert list(tab.columns) == ["z (level)", "K (%)", "r (pp)", "w (%)", "Y (%)", "C (%)"]
     assert tab["K (%)"].iloc[0] == 0.0  # capital in production at h = 0 is predetermined
@@ -147,15 +170,48 @@ def test_solution_format(small, x64):
     game = sol.game
     pol = sol.policy_fn()
     carry = sol.initial_carry()
-    mu = jnp.asarray(small["stationary"].info["mu"])
+    mu = jnp.asarray(small["stationary"].stationary)
     agg = game.aggregate_state(mu, jnp.asarray(0.01), 0)
     carry, pi = pol(carry, agg)
     assert np.allclose(np.asarray(pi.sum(-1)), 1.0)
     _, a_next = pol.rule.savings(pol.init_carry(), agg)
-    x = (1 + agg.r) * game.grid.points[:, None] + game.model.income(game.chain.values, agg.values)[None]
+    y = jax.vmap(lambda e: game.model.income(e, agg.values))(game.chain.values)
+    x = (1 + agg.r) * game.grid.points[:, None] + y[None]
     share = jnp.sum(pi * game.actions.values, axis=-1)
     inside = (share > game.actions.values[0]) & (share < game.actions.values[-1])
     assert np.allclose(np.asarray(((1 - share) * x)[inside]), np.asarray(a_next[inside]), atol=1e-10)
+
+
+def test_a_tfp_parameter_shock_equals_the_log_tfp_shock(small, x64):
+    """A shock to the TFP level Z (a parameter) and to log TFP z (the common noise) are the same shock to
+    first order when dZ = Z dz: the two IRF tables agree to rounding."""
+    model, T = small["model"], small["T"]
+    z = hm.solve(model, method="linear", T=T, steady_state=small["stationary"])
+    Z = hm.solve(
+        model,
+        method="linear",
+        T=T,
+        shock="Z",
+        shock_size=0.01 * float(model.Z),
+        shock_rho=0.9,
+        steady_state=small["stationary"],
+    )
+    a, b = z.result.irf.drop(columns="z (level)"), Z.result.irf.drop(columns="Z (level)")
+    np.testing.assert_allclose(a.to_numpy(), b.to_numpy(), atol=1e-10)
+
+
+def test_unknown_shock_names_are_clear_errors(small, x64):
+    with pytest.raises(ValueError, match="no scalar parameter 'betta'"):
+        hm.solve(
+            small["model"], method="linear", T=small["T"], shock="betta", steady_state=small["stationary"]
+        )
+    with pytest.raises(ValueError, match="AR\\(1\\) common noise"):
+        hm.solve(
+            _small_model(aggregate_risk=False),
+            method="linear",
+            T=small["T"],
+            steady_state=small["stationary"],
+        )
 
 
 @pytest.fixture(scope="module")
@@ -184,8 +240,8 @@ def _compare(ours: pd.DataFrame, ref: pd.DataFrame, suffix: str, H: int = 20) ->
 
 def test_ssj_calibration(ssj):
     """beta and Z calibrated to r = 0.01, Y = 1 match sequence-jacobian's (ssj_ks_irf.md)."""
-    assert ssj.info["beta"] == pytest.approx(0.9819527881, abs=2e-10)
-    assert ssj.info["Z"] == pytest.approx(0.8816460975, abs=2e-10)
+    assert float(ssj.model.beta) == pytest.approx(0.9819527881, abs=2e-10)
+    assert float(ssj.model.Z) == pytest.approx(0.8816460975, abs=2e-10)
     assert ssj.aggregates["K"] == pytest.approx(3.1428571429, abs=1e-9)
     assert ssj.aggregates["C"] == pytest.approx(0.9214285742, abs=1e-8)
 
@@ -197,9 +253,30 @@ def test_ssj_irfs_match_the_reference(ssj):
     two-sided table (measured: 3e-9; that table is itself accurate to ~1e-9)."""
     ref = pd.read_csv(DATA / "ssj_ks_irf.csv")
     conv = pd.read_csv(DATA / "ssj_ks_irf_converged.csv")
-    tab = ssj.info["irf"]
+    tab = ssj.result.irf
     fd = _compare(tab, ref, "")
     assert max(fd.values()) < 1e-2, fd
     assert max(fd.values()) < 1e-4, fd  # the reference's own finite-difference error is ~5e-5
     exact = _compare(tab, conv, "_fd2s")
     assert max(exact.values()) < 1e-7, exact
+
+
+@pytest.mark.parametrize(
+    "name, size, table",
+    [("beta", 0.001, "ssj_ks_irf_beta.csv"), ("tax", 0.01, "ssj_ks_irf_tax.csv")],
+)
+def test_parameter_shocks_match_sequence_jacobian(ssj, name, size, table, x64):
+    """Shocks to a declared parameter, not TFP: the discount factor (dbeta_t = 0.001 x 0.9^t) and a
+    labour-income tax rebated lump sum (dtau_t = 0.01 x 0.9^t from 0), on the calibrated economy,
+    against sequence-jacobian's two-sided finite-difference tables (ssj_ks_irf_shocks.md: accurate to
+    ~1e-8 of each peak). The same linearisation as the TFP test: within 1e-7 of each series' peak."""
+    lin = hm.solve(
+        ssj.model, method="linear", shock=name, shock_size=size, shock_rho=0.9, T=300, horizon=40,
+        steady_state=hm.solve(ssj.model.without_aggregate_risk(), method="stationary", values=False),
+    )  # fmt: skip
+    ref = pd.read_csv(DATA / table)
+    tab = lin.result.irf
+    if "w (%)" not in tab:  # every series moves for these shocks
+        raise AssertionError(list(tab.columns))
+    err = _compare(tab, ref.rename(columns=lambda c: c + "_x" if c.endswith(("pct", "pp")) else c), "_x")
+    assert max(err.values()) < 1e-7, err

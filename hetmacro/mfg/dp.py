@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ..game import Flow, Game, compile
+from ..results import DPResult
 from ..solution import Solution
 
 __all__ = ["best_response", "exploitability", "policy_value", "solve_equilibrium"]
@@ -93,15 +94,7 @@ def _iterate(game: Game, key, pi, weight):
     return new_pi, expl, ret_pi, flow
 
 
-def solve_equilibrium(
-    model,
-    tol: float = 1e-7,
-    max_iter: int = 500,
-    scheme: str = "auto",
-    precision: str = "float64",
-    seed: int = 0,
-    verbose: bool = False,
-) -> Solution:
+def solve_equilibrium(model, config) -> Solution:
     """Exact equilibrium of a finite-horizon game without common noise.
 
     Best-response iteration (``scheme="best response"``): pi^{k+1} = BR(mu^{pi_k}), which reaches
@@ -113,18 +106,15 @@ def solve_equilibrium(
 
     Args:
         model: a model with ``common_noise().deterministic`` and a finite horizon.
-        tol: exploitability tolerance, utility units per household.
-        max_iter: maximum iterations; the Solution records whether ``tol`` was reached.
-        precision: "float64" (default, scoped x64) or "float32".
+        config: a :class:`hetmacro.DP` (tol: exploitability tolerance, utility units per household;
+            max_iter; scheme; precision "float64" (scoped x64) or "float32"; seed; verbose).
 
     Returns:
         Solution with policy (T, n, m, A), flows (one path), values V (T + 1, n, m), exploitability
         (kind "exact"), history (iteration, exploitability, policy return, seconds).
     """
-    if scheme not in ("auto", "fictitious play", "best response"):
-        raise ValueError(f"scheme = {scheme!r}: use 'auto', 'fictitious play' or 'best response'.")
-    if precision not in ("float64", "float32"):
-        raise ValueError(f"precision = {precision!r}: use 'float64' or 'float32'.")
+    tol, max_iter, scheme, precision = config.tol, config.max_iter, config.scheme, config.precision
+    seed, verbose = config.seed, config.verbose
     with jax.enable_x64(precision == "float64"):
         t0 = time.perf_counter()
         game = compile(model)
@@ -184,11 +174,12 @@ def solve_equilibrium(
         exploitability_kind="exact (no common noise)",
         history=pd.DataFrame(rows),
         timings={"compile+solve": time.perf_counter() - t0, "solve": solve_time},
-        info={
-            "converged": expl < tol,
-            "iterations": len(rows),
-            "tol": tol,
-            "scheme": scheme,
-            "precision": precision,
-        },
+        result=DPResult(
+            converged=bool(expl < tol),
+            iterations=len(rows),
+            tol=tol,
+            scheme=scheme,
+            precision=precision,
+            seed=seed,
+        ),
     )

@@ -451,7 +451,7 @@ class NetworkPolicy(eqx.Module):
 
         flow = game.rollout(key, sol.policy, sol.policy.init_carry())
 
-    ``spec()`` and ``from_spec(game, **spec)`` let :func:`hetmacro.io.save` store the network.
+    ``spec()`` and ``from_spec(game, **spec)`` let :func:`hetmacro.hmx.save` store the network.
     """
 
     network: PolicyNetwork

@@ -27,6 +27,7 @@ every option can be overridden by keyword.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -43,9 +44,10 @@ import pandas as pd
 
 from ..game import Flow, Game, compile
 from ..noise import AR1, Joint, MarkovChain, NoNoise, RareEvent
+from ..results import RSPGResult
 from ..solution import Solution
 from .dp import policy_value
-from .policies import HEADS, NetworkPolicy, PolicyNetwork, state_features
+from .policies import NetworkPolicy, PolicyNetwork, state_features
 from .training import Trainer, backward_pass, compiled_chunk, forward_flow
 
 __all__ = [
@@ -54,8 +56,11 @@ __all__ = [
     "enumerate_noise_paths",
     "evaluate_policy",
     "nonanticipative_exploitability",
-    "solve_rspg",
-    "solve_spg",
+    "build",
+    "configure",
+    "evaluate",
+    "solve",
+    "train",
 ]
 
 
@@ -396,22 +401,55 @@ def _nan_message(method, it, m, lr):
     )
 
 
-def _solve(model, method: str, recurrent: bool, game: Game | None = None, **options) -> Solution:
-    t_start = time.perf_counter()
+@dataclasses.dataclass
+class _Setup:
+    """Everything :func:`configure` decides before training: options, network, noise paths, trainer."""
+
+    method: str
+    game: Game
+    opts: dict
+    rules: list
+    seed: int
+    T: int
+    mode: str
+    tree: tuple | None
+    features: jnp.ndarray
+    net_spec: dict
+    static: object
+    params: object
+    opt_state: object
+    trainer: Trainer
+    k_train: jnp.ndarray
+    eval_zs: object
+    w_eval: np.ndarray
+    signature: dict
+    checkpoint: Path | None
+    progress: bool
+    callback: object
+
+
+@dataclasses.dataclass
+class _Training:
+    """What :func:`train` produced: the parameters, the history and the time it took."""
+
+    params: object
+    rows: list
+    evals: list
+    iterations: int
+    train_wall: float
+    train_cpu: float
+    t_compile: float
+    t_eval: list  # [total seconds, first call]
+
+
+def configure(model, config, game: Game | None = None) -> _Setup:
+    """Options (the game's default rules, then the user's), the network, the noise paths and the trainer."""
+    method = config.method
     game = compile(model) if game is None else game
     defaults, rules = default_options(game, method)
-    extra = {"seed", "checkpoint", "progress", "callback", "horizon", "time_feature"}
-    unknown = sorted(set(options) - set(defaults) - extra)
-    if unknown:
-        raise TypeError(
-            f"solve(method={method!r}): unknown option(s) {unknown}; valid: {sorted(set(defaults) | extra)}."
-        )
-    opts = {**defaults, **options}
-    seed = int(opts.pop("seed", 0))
-    checkpoint = opts.pop("checkpoint", None)
-    progress = opts.pop("progress", True)
-    callback = opts.pop("callback", None)
-    T = opts.pop("horizon", None) or game.T
+    opts = {**defaults, **config.given()}
+    seed = int(config.seed)
+    T = config.horizon or game.T
     if T is None:
         beta = float(game.beta)
         T = int(min(math.ceil(math.log(0.01) / math.log(beta)), 200)) if beta < 1 else 200
@@ -419,22 +457,12 @@ def _solve(model, method: str, recurrent: bool, game: Game | None = None, **opti
             f"infinite horizon: trained on the first T = {T} periods (beta^T = {beta**T:.3g}), then the "
             "model's terminal value; pass horizon= to change it"
         )
-    if opts["head"] not in HEADS:
-        raise ValueError(f"head = {opts['head']!r}: use one of {HEADS}.")
-    iterations, chunk = int(opts["iterations"]), max(1, int(opts["chunk"]))
+    iterations = int(opts["iterations"])
     lr = float(opts["lr"])
-    if opts["date_weights"] not in ("discounted", "uniform"):
-        raise ValueError(f"date_weights = {opts['date_weights']!r}: use 'discounted' or 'uniform'.")
-    if not lr > 0:
-        raise ValueError(f"lr = {lr!r}: the learning rate must be positive.")
-    if iterations < 1:
-        raise ValueError(f"iterations = {iterations!r}: need at least one training iteration.")
 
     # Noise paths: an enumerated tree (exact expectation) or sampled paths.
     tree = enumerate_noise_paths(game, T, int(opts["max_branches"]))
     mode = opts["noise_paths"]
-    if mode not in ("auto", "sample", "exact"):
-        raise ValueError(f"noise_paths = {mode!r}: use 'auto', 'sample' or 'exact'.")
     if mode == "exact" and tree is None:
         raise ValueError(
             f"noise_paths='exact' needs a common noise with at most max_branches = {opts['max_branches']} "
@@ -455,7 +483,7 @@ def _solve(model, method: str, recurrent: bool, game: Game | None = None, **opti
         "n_actions": int(game.A),
         "u_edges": [float(u) for u in u_edges],
         "horizon": int(T),
-        "recurrent": recurrent,
+        "recurrent": bool(config.recurrent),
         "head": opts["head"],
         "width": int(opts["width"]),
         "hidden": int(opts["hidden"]),
@@ -488,8 +516,6 @@ def _solve(model, method: str, recurrent: bool, game: Game | None = None, **opti
         horizon=int(T),
         soft=float(opts["entropy"]) > 0,
     )
-    opt_state = trainer.optimiser.init(params)
-
     # Evaluation paths: the whole tree when it is enumerated (exact), else fresh sampled paths
     # from a key that training never uses.
     if mode == "exact":
@@ -498,8 +524,6 @@ def _solve(model, method: str, recurrent: bool, game: Game | None = None, **opti
         n_eval = int(opts["eval_paths"])
         eval_zs = _sample_paths(game, jax.random.split(k_eval, n_eval), int(T))
         eval_w = jnp.full((n_eval,), 1.0 / n_eval, game.dtype)
-    w_eval = np.asarray(eval_w, np.float64)
-
     signature = {
         "method": method,
         "model": type(model).__name__,
@@ -509,47 +533,104 @@ def _solve(model, method: str, recurrent: bool, game: Game | None = None, **opti
         "horizon": int(T),
         **{k: v for k, v in opts.items() if isinstance(v, int | float | str | bool)},
     }
-    start_it, rows, evals, train_wall, train_cpu = 0, [], [], 0.0, 0.0
-    ckpt = Path(checkpoint) if checkpoint is not None else None
+    return _Setup(
+        method=method,
+        game=game,
+        opts=opts,
+        rules=rules,
+        seed=seed,
+        T=int(T),
+        mode=mode,
+        tree=tree,
+        features=features,
+        net_spec=net_spec,
+        static=static,
+        params=params,
+        opt_state=trainer.optimiser.init(params),
+        trainer=trainer,
+        k_train=k_train,
+        eval_zs=eval_zs,
+        w_eval=np.asarray(eval_w, np.float64),
+        signature=signature,
+        checkpoint=Path(config.checkpoint) if config.checkpoint is not None else None,
+        progress=bool(config.progress),
+        callback=config.callback,
+    )
+
+
+def _evaluate_on_paths(setup: _Setup, params, training: _Training, it: int):
+    """Policy and clairvoyant best-response returns on the evaluation paths; one evaluation record."""
+    t0 = time.perf_counter()
+    J, J_br = (
+        np.asarray(x, np.float64)
+        for x in evaluate_policy(eqx.combine(params, setup.static), setup.game, setup.features, setup.eval_zs)
+    )
+    dt = time.perf_counter() - t0
+    training.t_eval[0] += dt
+    training.t_eval[1] = dt if training.t_eval[1] is None else training.t_eval[1]
+    training.evals.append(
+        {
+            "iteration": it,
+            "eval_exploitability": float(np.sum(setup.w_eval * (J_br - J))),
+            "seconds": training.train_wall,
+            "cpu_seconds": training.train_cpu,
+        }
+    )
+    return J, J_br
+
+
+def train(setup: _Setup) -> _Training:
+    """Adam on the structural objective in compiled chunks: progress, NaN checks, evaluations and
+    checkpoints between chunks; resumes from the checkpoint when there is one."""
+    method, opts, ckpt = setup.method, setup.opts, setup.checkpoint
+    iterations, chunk = int(opts["iterations"]), max(1, int(opts["chunk"]))
+    params, opt_state = setup.params, setup.opt_state
+    training = _Training(params, [], [], 0, 0.0, 0.0, 0.0, [0.0, None])
     if ckpt is not None:
-        loaded = _load_checkpoint(ckpt, (params, opt_state), signature)
+        loaded = _load_checkpoint(ckpt, (params, opt_state), setup.signature)
         if loaded is not None:
             (params, opt_state), meta = loaded
-            start_it, rows, evals = meta["iteration"], meta["history"], meta["evaluations"]
-            train_wall, train_cpu = meta["train_seconds"], meta.get("train_cpu_seconds", 0.0)
+            training.iterations, training.rows, training.evals = (
+                meta["iteration"],
+                meta["history"],
+                meta["evaluations"],
+            )
+            training.train_wall, training.train_cpu = (
+                meta["train_seconds"],
+                meta.get("train_cpu_seconds", 0.0),
+            )
 
-    chunk_fn, t_compile = compiled_chunk(trainer, params, opt_state, k_train, chunk)
+    chunk_fn, training.t_compile = compiled_chunk(setup.trainer, params, opt_state, setup.k_train, chunk)
     eval_every = int(opts["eval_every"])
-    t_eval = [0.0, None]  # total, first call (includes compilation)
 
-    def evaluate(p, it):
-        t2 = time.perf_counter()
-        J, J_br = (
-            np.asarray(x, np.float64)
-            for x in evaluate_policy(eqx.combine(p, static), game, features, eval_zs)
-        )
-        dt = time.perf_counter() - t2
-        t_eval[0] += dt
-        t_eval[1] = dt if t_eval[1] is None else t_eval[1]
-        ex = float(np.sum(w_eval * (J_br - J)))
-        evals.append(
-            {"iteration": it, "eval_exploitability": ex, "seconds": train_wall, "cpu_seconds": train_cpu}
-        )
-        return J, J_br
+    def checkpoint():
+        if ckpt is not None:
+            _save_checkpoint(
+                ckpt,
+                (params, opt_state),
+                _meta(
+                    setup.signature,
+                    training.iterations,
+                    training.rows,
+                    training.evals,
+                    training.train_wall,
+                    training.train_cpu,
+                ),
+            )
 
     bar = None
-    if progress:
+    if setup.progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=iterations, initial=start_it, desc=method.upper(), unit="it")
-    it = start_it
+        bar = tqdm(total=iterations, initial=training.iterations, desc=method.upper(), unit="it")
     try:
-        if eval_every > 0 and it == 0 and not evals:
-            evaluate(params, 0)
-        while it < iterations:
+        if eval_every > 0 and training.iterations == 0 and not training.evals:
+            _evaluate_on_paths(setup, params, training, 0)
+        while training.iterations < iterations:
+            it = training.iterations
             n = min(chunk, iterations - it)
             t1, c1 = time.perf_counter(), time.process_time()
-            params, opt_state, m, done = chunk_fn(params, opt_state, k_train, it, n)
+            params, opt_state, m, done = chunk_fn(params, opt_state, setup.k_train, it, n)
             m = jax.tree.map(np.asarray, m)
             done = int(done)
             dt, dc = time.perf_counter() - t1, time.process_time() - c1
@@ -558,7 +639,7 @@ def _solve(model, method: str, recurrent: bool, game: Game | None = None, **opti
             )
             good = done if bad is None else bad
             for i in range(good):
-                rows.append(
+                training.rows.append(
                     {
                         "iteration": it + i,
                         "return": float(m["return"][i]),
@@ -566,135 +647,190 @@ def _solve(model, method: str, recurrent: bool, game: Game | None = None, **opti
                         "best_response_return": float(m["best_response_return"][i]),
                         "learning_rate": float(m["learning_rate"][i]),
                         "grad_norm": float(m["grad_norm"][i]),
-                        "seconds": train_wall + dt * (i + 1) / done,
+                        "seconds": training.train_wall + dt * (i + 1) / done,
                     }
                 )
-            train_wall, train_cpu = train_wall + dt, train_cpu + dc
-            it += good
+            training.train_wall += dt
+            training.train_cpu += dc
+            training.iterations = it + good
             if bad is not None:
-                if ckpt is not None:
-                    _save_checkpoint(
-                        ckpt, (params, opt_state), _meta(signature, it, rows, evals, train_wall, train_cpu)
-                    )
+                checkpoint()
                 raise FloatingPointError(
                     _nan_message(
-                        method, it, {k: v[bad] for k, v in m.items()}, float(m["learning_rate"][bad])
+                        method,
+                        training.iterations,
+                        {k: v[bad] for k, v in m.items()},
+                        float(m["learning_rate"][bad]),
                     )
                 )
+            it = training.iterations
             if eval_every > 0 and it < iterations and it // eval_every > (it - done) // eval_every:
-                evaluate(params, it)
-            if ckpt is not None:
-                _save_checkpoint(
-                    ckpt, (params, opt_state), _meta(signature, it, rows, evals, train_wall, train_cpu)
-                )
+                _evaluate_on_paths(setup, params, training, it)
+            checkpoint()
             if bar is not None:
                 post = {
-                    "return": f"{rows[-1]['return']:.5g}",
-                    "expl (batch)": f"{rows[-1]['exploitability']:.3g}",
+                    "return": f"{training.rows[-1]['return']:.5g}",
+                    "expl (batch)": f"{training.rows[-1]['exploitability']:.3g}",
                 }
-                if evals:
-                    post["expl (eval)"] = f"{evals[-1]['eval_exploitability']:.3g}"
+                if training.evals:
+                    post["expl (eval)"] = f"{training.evals[-1]['eval_exploitability']:.3g}"
                 bar.set_postfix(post, refresh=False)
                 bar.update(done)
-            if callback is not None:
-                callback(rows[-1])
+            if setup.callback is not None:
+                setup.callback(training.rows[-1])
     finally:
         if bar is not None:
             bar.close()
+    training.params = params
+    return training
 
-    # Final evaluation of the trained policy.
-    net = eqx.combine(params, static)
-    J, J_br = evaluate(params, it)
-    t3 = time.perf_counter()
+
+def evaluate(setup: _Setup, training: _Training) -> dict:
+    """The trained policy's exploitability (exact, non-anticipative or clairvoyant, labelled), its flows
+    and values on the kept evaluation paths."""
+    game, w_eval, tree, mode = setup.game, setup.w_eval, setup.tree, setup.mode
+    net = eqx.combine(training.params, setup.static)
+    J, J_br = _evaluate_on_paths(setup, training.params, training, training.iterations)
+    t0 = time.perf_counter()
     gaps = J_br - J
     expl_cl = float(np.sum(w_eval * gaps))
     n_eval = int(w_eval.shape[0])
     se = float(np.std(gaps, ddof=1) / math.sqrt(n_eval)) if (mode == "sample" and n_eval > 1) else 0.0
-    info = {
-        "options": {**opts, "seed": seed, "horizon": int(T)},
-        "default_rules": rules,
-        "noise_paths": mode,
-        "paths_per_iteration": int(tree[1].shape[0]) if mode == "exact" else int(opts["paths"]),
-        "evaluation_paths": n_eval,
+    out = {
+        "net": net,
+        "n_eval": n_eval,
         "policy_return": float(np.sum(w_eval * J)),
         "best_response_return_clairvoyant": float(np.sum(w_eval * J_br)),
         "exploitability_clairvoyant": expl_cl,
         "exploitability_clairvoyant_se": se,
-        "iterations": it,
-        "horizon": int(T),
-        "evaluations": pd.DataFrame(evals),
+        "exploitability_clairvoyant_sampled": None,
+        "nonanticipative": None,
+        "noise_branches": None,
     }
     if game.noise.deterministic:
-        expl, kind = expl_cl, "exact (no common noise)"
+        out["exploitability"], out["kind"] = expl_cl, "exact (no common noise)"
     elif tree is not None:
-        na = nonanticipative_exploitability(net, game, features, tree[0], tree[1])
+        na = nonanticipative_exploitability(net, game, setup.features, tree[0], tree[1])
         na = {k: (bool(v) if k == "exact" else float(v)) for k, v in na.items()}
         branches = int(tree[1].shape[0])
-        info.update(
-            exploitability_nonanticipative=na["exploitability"],
-            exploitability_nonanticipative_exact=na["exact"],
-            nonanticipative=na,
-            noise_branches=branches,
-        )
+        out.update(nonanticipative=na, noise_branches=branches)
         if mode == "sample":  # the tree gives the exact expectation: report it rather than the sample mean
-            info["exploitability_clairvoyant_sampled"] = expl_cl
-            info["exploitability_clairvoyant"] = na["clairvoyant_exploitability"]
-            info["policy_return"] = na["policy_return"]
+            out["exploitability_clairvoyant_sampled"] = expl_cl
+            out["exploitability_clairvoyant"] = na["clairvoyant_exploitability"]
+            out["policy_return"] = na["policy_return"]
         if na["exact"]:
-            expl = na["exploitability"]
-            kind = (
+            out["exploitability"] = na["exploitability"]
+            out["kind"] = (
                 f"non-anticipative, exact over all {branches} noise branches (the best response sees its "
-                "own state and the signal history); clairvoyant upper bound in info"
+                "own state and the signal history); clairvoyant upper bound in result"
             )
         else:
-            expl = info["exploitability_clairvoyant"]
-            kind = (
+            out["exploitability"] = out["exploitability_clairvoyant"]
+            out["kind"] = (
                 f"clairvoyant upper bound, exact over all {branches} noise branches; a non-anticipative "
-                f"lower bound ({na['exploitability']:.4g}) is in info"
+                f"lower bound ({na['exploitability']:.4g}) is in result.nonanticipative"
             )
     else:
-        expl = expl_cl
-        kind = (
+        out["exploitability"] = expl_cl
+        out["kind"] = (
             f"clairvoyant upper bound (the best response sees each sampled noise path's future): mean over "
             f"{n_eval} fresh paths, standard error {se:.2g}"
         )
-    keep = min(int(opts["keep_paths"]), n_eval)
-    flows, values = _flows_and_values(net, game, features, jax.tree.map(lambda z: z[:keep], eval_zs))
-    flows = jax.tree.map(np.asarray, flows)
-    t_eval[0] += time.perf_counter() - t3
+    keep = min(int(setup.opts["keep_paths"]), n_eval)
+    flows, values = _flows_and_values(
+        net, game, setup.features, jax.tree.map(lambda z: z[:keep], setup.eval_zs)
+    )
+    out["flows"] = jax.tree.map(np.asarray, flows)
+    out["values"] = np.asarray(values)
+    training.t_eval[0] += time.perf_counter() - t0
+    return out
+
+
+def build(model, setup: _Setup, training: _Training, ev: dict, t_start: float) -> Solution:
+    """The Solution: the network policy, flows, exploitability and its kind, history, timings, result."""
+    flows = ev["flows"]
     aggregates = {k: float(np.mean(v)) for k, v in flows.aggs.values.items()}
-    info["aggregate_paths"] = pd.DataFrame(
-        {k: np.mean(v, axis=0) for k, v in flows.aggs.values.items()}
-    ).rename_axis("t")
-    info["aggregates_note"] = "aggregates: means over dates and the kept evaluation paths (flows)"
-    hist = pd.DataFrame(rows)
-    if len(hist):
-        e = pd.DataFrame(evals)[["iteration", "eval_exploitability"]] if evals else None
-        hist = hist.merge(e, on="iteration", how="left") if e is not None else hist
+    hist = pd.DataFrame(training.rows)
+    if len(hist) and training.evals:
+        e = pd.DataFrame(training.evals)[["iteration", "eval_exploitability"]]
+        hist = hist.merge(e, on="iteration", how="left")
+    n_rows = max(len(training.rows), 1)
     timings = {
-        "compile": t_compile,
-        "train": train_wall,
-        "train_cpu": train_cpu,
-        "per_iteration": train_wall / max(len(rows), 1),
-        "per_iteration_cpu": train_cpu / max(len(rows), 1),
-        "evaluate": t_eval[0],
-        "evaluate_first_call": t_eval[1] or 0.0,
+        "compile": training.t_compile,
+        "train": training.train_wall,
+        "train_cpu": training.train_cpu,
+        "per_iteration": training.train_wall / n_rows,
+        "per_iteration_cpu": training.train_cpu / n_rows,
+        "evaluate": training.t_eval[0],
+        "evaluate_first_call": training.t_eval[1] or 0.0,
         "total": time.perf_counter() - t_start,
     }
+    tree = setup.tree
+    result = RSPGResult(
+        options={**setup.opts, "seed": setup.seed, "horizon": setup.T},
+        default_rules=list(setup.rules),
+        seed=setup.seed,
+        iterations=training.iterations,
+        horizon=setup.T,
+        noise_paths=setup.mode,
+        paths_per_iteration=int(tree[1].shape[0]) if setup.mode == "exact" else int(setup.opts["paths"]),
+        evaluation_paths=ev["n_eval"],
+        policy_return=ev["policy_return"],
+        best_response_return_clairvoyant=ev["best_response_return_clairvoyant"],
+        exploitability_clairvoyant=ev["exploitability_clairvoyant"],
+        exploitability_clairvoyant_se=ev["exploitability_clairvoyant_se"],
+        evaluations=pd.DataFrame(training.evals),
+        aggregate_paths=pd.DataFrame(
+            {k: np.mean(v, axis=0) for k, v in flows.aggs.values.items()}
+        ).rename_axis("t"),
+        exploitability_clairvoyant_sampled=ev["exploitability_clairvoyant_sampled"],
+        nonanticipative=ev["nonanticipative"],
+        noise_branches=ev["noise_branches"],
+    )
+    game = setup.game
     return Solution(
-        method=method,
+        method=setup.method,
         model=model,
         game=game,
-        policy=NetworkPolicy(net, features, game, {**net_spec, "grid_scaling": opts["grid_scaling"]}),
+        policy=NetworkPolicy(
+            ev["net"], setup.features, game, {**setup.net_spec, "grid_scaling": setup.opts["grid_scaling"]}
+        ),
         flows=flows,
-        values=np.asarray(values),
-        exploitability=expl,
-        exploitability_kind=kind,
+        values=ev["values"],
+        exploitability=ev["exploitability"],
+        exploitability_kind=ev["kind"],
         aggregates=aggregates,
         history=hist,
         timings=timings,
-        info=info,
+        result=result,
     )
+
+
+def solve(model, config, game: Game | None = None) -> Solution:
+    """Train a policy network by (recurrent) structural policy gradients and evaluate it.
+
+    ``config`` is a :class:`hetmacro.RSPG` or :class:`hetmacro.SPG` (its options and their defaults by
+    the game's rules: :data:`DEFAULT_RULES`). Steps: :func:`configure`, :func:`train`, :func:`evaluate`,
+    :func:`build`.
+
+    Returns:
+        :class:`~hetmacro.solution.Solution` with ``policy`` a :class:`~hetmacro.mfg.policies.NetworkPolicy`,
+        ``flows`` (kept evaluation paths, leading path axis) and ``values`` V^pi (paths, T + 1, n, m),
+        ``exploitability`` and ``exploitability_kind``, ``history()`` (iteration, return,
+        exploitability and best_response_return on the iteration's own paths, learning_rate,
+        grad_norm, seconds, eval_exploitability), ``timings`` (compile, train, train_cpu,
+        per_iteration, per_iteration_cpu, evaluate, total; seconds) and ``result``
+        (:class:`~hetmacro.results.RSPGResult`).
+
+    Raises:
+        FloatingPointError: a non-finite policy, return or gradient, naming the iteration and the
+            likely cause; the parameters before that iteration are kept in the checkpoint.
+    """
+    t_start = time.perf_counter()
+    setup = configure(model, config, game)
+    training = train(setup)
+    ev = evaluate(setup, training)
+    return build(model, setup, training, ev, t_start)
 
 
 def _meta(signature, it, rows, evals, train_wall, train_cpu):
@@ -706,60 +842,3 @@ def _meta(signature, it, rows, evals, train_wall, train_cpu):
         "train_seconds": train_wall,
         "train_cpu_seconds": train_cpu,
     }
-
-
-_DOC_OPTIONS = """
-    Options (defaults from :func:`default_options`, by what the game looks like; see docs/rspg.md):
-        iterations: Adam steps, one per iteration (200).
-        lr: initial learning rate, annealed linearly to 0.1 lr over ``iterations``
-            (``optax.linear_schedule``); gradients clipped to global norm 1.0 (1e-2).
-        paths: common-noise paths E per iteration (8; 1 without common noise).
-        noise_paths: "sample" (fresh paths each iteration, as the paper), "exact" (every branch of a
-            finite noise tree, weighted by its probability), "auto" (exact when the tree has at most
-            ``paths`` branches).
-        head: "categorical", "kumaraswamy" or "beta" (see :mod:`hetmacro.policies`).
-        width, hidden, encoder_depth, signal_depth, head_layers: network sizes (128, 128, 2, 1, 0).
-        state_table: add a per-state parameter table to the state encoder (integer lattices).
-        time_feature: append a clock (t/T and time to go, :func:`~hetmacro.policies.clock_features`)
-            to the signal encoder's output MLP input (a memoryless SPG cannot count dates otherwise).
-        entropy, entropy_until: entropy bonus tau_0 (utility units per period) in the training
-            objective, annealed linearly to 0 at ``entropy_until * iterations`` (categorical heads:
-            3.0 until half-way; 0 otherwise). Reported returns and exploitabilities never include it.
-        explore: weight of the uniform distribution mixed into mu_t in the gradient's state weights (0).
-        grid_scaling: state features, "auto", "linear" or "log".
-        eval_every, eval_paths, keep_paths: evaluation at iteration 0 and every ``eval_every``
-            iterations on ``eval_paths`` fixed fresh paths (20, 32); flows kept for ``keep_paths`` (8).
-        chunk: iterations per compiled chunk (progress, NaN checks and checkpoints between chunks).
-        seed: PRNG seed (network initialisation, training and evaluation paths).
-        checkpoint: a file path; written after every chunk, and resumed from if it exists.
-        progress: show a tqdm progress bar. callback: ``f(last history row)`` after every chunk.
-        horizon: training horizon T for an infinite-horizon model (default: beta^T <= 1%, at most 200).
-        max_branches, beta_nodes: noise-tree size limit (256); quadrature points per cell (Beta head).
-
-    Returns:
-        :class:`~hetmacro.solution.Solution` with ``policy`` a :class:`~hetmacro.policies.NetworkPolicy`,
-        ``flows`` (kept evaluation paths, leading path axis) and ``values`` V^pi (paths, T + 1, n, m),
-        ``exploitability`` and ``exploitability_kind``, ``history()`` (iteration, return,
-        exploitability and best_response_return on the iteration's own paths, learning_rate,
-        grad_norm, seconds, eval_exploitability), ``timings`` (compile, train, train_cpu,
-        per_iteration, per_iteration_cpu, evaluate, total; seconds) and ``info``.
-
-    Raises:
-        FloatingPointError: a non-finite policy, return or gradient, naming the iteration and the
-            likely cause; the parameters before that iteration are kept in the checkpoint.
-"""
-
-
-def solve_rspg(model, **options) -> Solution:
-    """Recurrent structural policy gradient: a GRU over the shared signals' history."""
-    return _solve(model, "rspg", True, **options)
-
-
-def solve_spg(model, **options) -> Solution:
-    """Structural policy gradient: a memoryless policy of the current signal (and a clock with
-    ``time_feature=True``)."""
-    return _solve(model, "spg", False, **options)
-
-
-solve_rspg.__doc__ += _DOC_OPTIONS
-solve_spg.__doc__ += _DOC_OPTIONS

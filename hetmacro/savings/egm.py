@@ -3,18 +3,20 @@ r"""The household's savings problem: endogenous grid method (EGM), and VFI as a 
 The problem, on an asset grid a_0 = a_min < a_1 < ... < a_{n-1} and an income chain (e_j, P):
 
     V(a, e_j) = max_{c, a'} u(c) + beta sum_{j'} P[j, j'] V(a', e_{j'}),
-    c + a' = (1 + r) a + y_j,   a' >= a_min,   u(c) = c^(1 - sigma) / (1 - sigma),
+    c + a' = (1 + r) a + y_j,   a' >= a_min,
 
-with y_j the non-asset income of state j (wage income plus transfers, from the model). Arrays are laid
-out as the Game's: (n, m), asset index first.
+with u the economy's utility (:mod:`hetmacro.savings.utility`) and y_j the non-asset income of state j
+(from the economy's ``income``). Arrays are laid out as the Game's: (n, m), asset index first.
 
-**EGM** (Carroll 2006). Given next period's consumption policy c'(a', e'), the Euler equation
-u'(c) = beta (1 + r) E[u'(c'(a', e')) | e] gives, for every grid point a' (the *end-of-period* assets),
-the consumption c(a', e) = (beta (1 + r) E[c'^(-sigma)])^(-1/sigma) and the cash on hand it takes,
-(1 + r) a + y = c + a'. Inverting a(a') by linear interpolation (extrapolated linearly above the top)
-gives a'(a, e) on the grid; below the first endogenous point the borrowing limit binds, a' = a_min.
-Each step costs O(n m^2) for the expectation and O(n m log n) for the interpolation. Iterating from an
-initial guess is time iteration; it converges when beta (1 + r) < 1.
+**EGM** (Carroll 2006) on the marginal value of assets Va(a, e) = (1 + r) u'(c(a, e)). Given next
+period's Va', the Euler equation u'(c) = beta E[Va'(a', e') | e] gives, for every grid point a' (the
+*end-of-period* assets), the consumption c(a', e) = (u')^{-1}(beta E[Va']) and, by the budget, the
+assets a = (c + a' - y) / (1 + r) it takes. Inverting a(a') by linear interpolation (extrapolated
+linearly above the top) gives a'(a, e) on the grid; below the first endogenous point the borrowing limit
+binds, a' = a_min. :func:`backward_step` is this one step; the stationary, sequence-space and
+Krusell–Smith solvers all use it, each with its own expectation beta E[Va']. Each step costs O(n m^2)
+for the expectation and O(n m log n) for the interpolation. Iterating from an initial guess is time
+iteration; it converges when beta (1 + r) < 1.
 
 **VFI** (a cross-check only, never the fast path): value function iteration with the continuous choice
 of a' found by golden-section search on u((1 + r) a + y - a') + beta E[V(a', e')], where V is linearly
@@ -36,36 +38,17 @@ import jax
 import jax.numpy as jnp
 
 from ..grids import lottery
+from .economy import assets_from, consumption_from
 
 __all__ = [
-    "egm_invert",
-    "egm_step",
+    "backward_step",
     "initial_consumption",
     "interpolate_policy",
-    "inverse_marginal_utility",
-    "marginal_utility",
+    "marginal_value",
     "policy_value",
     "solve_egm",
     "solve_vfi",
-    "utility",
 ]
-
-
-def utility(c, sigma):
-    """u(c) = c^(1 - sigma) / (1 - sigma), log c at sigma = 1 (no additive constant, as the Game's)."""
-    is_log = sigma == 1.0
-    s = jnp.where(is_log, 2.0, sigma)
-    return jnp.where(is_log, jnp.log(c), c ** (1.0 - s) / (1.0 - s))
-
-
-def marginal_utility(c, sigma):
-    """u'(c) = c^(-sigma) (as exp(-sigma log c): a third of the cost of a general power on CPU)."""
-    return jnp.exp(-sigma * jnp.log(c))
-
-
-def inverse_marginal_utility(uc, sigma):
-    """(u')^(-1)(uc) = uc^(-1/sigma)."""
-    return jnp.exp(-jnp.log(uc) / sigma)
 
 
 def interpolate_policy(a, a_endo):
@@ -84,49 +67,42 @@ def interpolate_policy(a, a_endo):
     return jax.vmap(column, in_axes=1, out_axes=1)(a_endo)
 
 
-def egm_step(c_next, a, P, y, r, beta, sigma):
-    """One EGM step: next period's consumption policy c_next (n, m) -> this period's (c, a').
+def backward_step(utility, emu, a, a_min, y, r):
+    """One EGM step: the expected discounted marginal value of saving -> this period's (Va, a', c).
 
     Args:
-        c_next: (n, m) consumption at grid assets a' and income state j'.
-        a: (n,) the asset grid (a[0] is the borrowing limit).
-        P: (m, m) income transition matrix.
-        y: (m,) non-asset income per income state.
-        r: net interest rate; beta, sigma: discount factor and CRRA coefficient.
+        utility: the economy's :class:`~hetmacro.savings.utility.Utility`.
+        emu: (n, m), emu[i, j] = beta E[Va'(a', e') | e_j] at end-of-period assets a' = a_i (next
+            period's return and discount factor may differ from today's: a transition path, the
+            Krusell-Smith household).
+        a: (n,) the asset grid; a_min: the borrowing limit (a scalar, at or above a[0]).
+        y: (m,) non-asset income per income state; r: this period's net return on assets held.
 
     Returns:
-        (c, a_next), both (n, m): consumption and end-of-period assets at (a_i, e_j).
+        (Va, a_next, c), each (n, m): the marginal value (1 + r) u'(c), savings a' >= a_min and
+        consumption at (a_i, e_j), with c + a' = (1 + r) a + y.
     """
-    W = marginal_utility(c_next, sigma) @ P.T  # E[u'(c') | e_j] at each a'
-    return egm_invert(beta * (1.0 + r) * W, a, y, r, sigma)
+    c_endo = utility.inverse_marginal(emu)
+    a_endo = assets_from(c_endo, a[:, None], y[None, :], r)
+    a_next = jnp.maximum(interpolate_policy(a, a_endo), a_min)
+    c = consumption_from(a[:, None], a_next, y[None, :], r)
+    return (1.0 + r) * utility.marginal(c), a_next, c
 
 
-def egm_invert(emu, a, y, r, sigma):
-    """The inversion half of an EGM step, given the expected discounted marginal value of saving.
-
-    With emu[i, j] = beta E[(1 + r') u'(c') | a' = a_i, e_j] (next period's return r' may be random or
-    differ from today's r: the Krusell-Smith household, a transition path), the Euler equation gives
-    c(a_i, e_j) = (u')^(-1)(emu) at end-of-period assets a_i; cash on hand (1 + r) a + y = c + a' is
-    inverted for a'(a, e) on the grid, a' >= a[0]. :func:`egm_step` is this with emu = beta (1 + r) E[u'(c')].
-
-    Shapes: emu (n, m), a (n,), y (m,), r scalar -> (c, a_next), both (n, m).
-    """
-    c_endo = inverse_marginal_utility(emu, sigma)
-    a_endo = (c_endo + a[:, None] - y[None, :]) / (1.0 + r)
-    a_next = jnp.maximum(interpolate_policy(a, a_endo), a[0])
-    c = (1.0 + r) * a[:, None] + y[None, :] - a_next
-    return c, a_next
+def marginal_value(utility, c, r):
+    """Va = (1 + r) u'(c), the marginal value of assets held into the period, shape of c."""
+    return (1.0 + r) * utility.marginal(c)
 
 
-def initial_consumption(a, y, r):
+def initial_consumption(a, a_min, y, r):
     """A feasible starting guess: eat income plus the return on wealth above the limit, capped at
     what keeps a' >= a_min. Shape (n, m)."""
-    excess = (1.0 + r) * a[:, None] + y[None, :] - a[0]
-    return jnp.minimum(y[None, :] + jnp.maximum(r, 0.01) * (a[:, None] - a[0]), excess)
+    excess = consumption_from(a[:, None], a_min, y[None, :], r)
+    return jnp.minimum(y[None, :] + jnp.maximum(r, 0.01) * (a[:, None] - a_min), excess)
 
 
-def solve_egm(a, P, y, r, beta, sigma, c_init, tol, max_iter):
-    """Iterate :func:`egm_step` until the savings policy is within ``tol`` of its fixed point.
+def solve_egm(utility, a, a_min, P, y, r, beta, Va_init, tol, max_iter):
+    """Iterate :func:`backward_step` (with emu = beta E[Va' | e] = beta Va' P^T) to its fixed point.
 
     Time iteration converges linearly, ||a'_k - a'_*|| ~ rho^k with rho close to beta (1 + r); the
     change of one step understates the distance to the fixed point by 1/(1 - rho). The stopping rule
@@ -134,30 +110,34 @@ def solve_egm(a, P, y, r, beta, sigma, c_init, tol, max_iter):
     rho_k = d_k / d_{k-1}, so ``tol`` means distance to the fixed point, not step size.
 
     Args:
-        a, P, y, r, beta, sigma: as :func:`egm_step`.
-        c_init: (n, m) starting consumption policy (e.g. a neighbouring r's solution).
+        utility, a, a_min, y, r: as :func:`backward_step`; P: (m, m) income chain; beta: discount factor.
+        Va_init: (n, m) starting marginal value (e.g. from a neighbouring r's solution).
         tol: tolerance on the estimated sup-norm distance of a' to the fixed point (units of assets).
         max_iter: iteration cap.
 
     Returns:
-        (c, a_next, iterations, error): policies (n, m), the number of steps taken and the error estimate.
+        (Va, c, a_next, iterations, error): policies (n, m), the number of steps and the error estimate.
     """
+
+    def step(Va):
+        return backward_step(utility, beta * (Va @ P.T), a, a_min, y, r)
 
     def cond(state):
         *_, err, k = state
         return (err > tol) & (k < max_iter)
 
     def body(state):
-        c, a_next, d_prev, _, k = state
-        c_new, a_new = egm_step(c, a, P, y, r, beta, sigma)
+        Va, _, a_next, d_prev, _, k = state
+        Va_new, a_new, c_new = step(Va)
         d = jnp.max(jnp.abs(a_new - a_next))
         rho = jnp.clip(d / d_prev, 0.0, 0.999999)
-        return c_new, a_new, d, d * jnp.maximum(1.0, rho / (1.0 - rho)), k + 1
+        return Va_new, c_new, a_new, d, d * jnp.maximum(1.0, rho / (1.0 - rho)), k + 1
 
-    c0, a0 = egm_step(c_init, a, P, y, r, beta, sigma)
+    Va0, a0, c0 = step(Va_init)
     inf = jnp.asarray(jnp.inf, a.dtype)
-    c, a_next, _, err, k = jax.lax.while_loop(cond, body, (c0, a0, inf, inf, jnp.asarray(1, jnp.int32)))
-    return c, a_next, k, err
+    init = (Va0, c0, a0, inf, inf, jnp.asarray(1, jnp.int32))
+    Va, c, a_next, _, err, k = jax.lax.while_loop(cond, body, init)
+    return Va, c, a_next, k, err
 
 
 def _expected_value(V, P, a, x):
@@ -168,10 +148,9 @@ def _expected_value(V, P, a, x):
     return (1.0 - t) * W[i, jj] + t * W[i + 1, jj]
 
 
-def policy_value(a, P, y, r, beta, sigma, a_next, V_init, tol, max_iter):
+def policy_value(utility, a, P, y, r, beta, a_next, V_init, tol, max_iter):
     """The value of a fixed savings policy: V = u(c) + beta E[V(a', e')], iterated to ``tol``."""
-    c = (1.0 + r) * a[:, None] + y[None, :] - a_next
-    u = utility(c, sigma)
+    u = utility.u(consumption_from(a[:, None], a_next, y[None, :], r))
 
     def cond(state):
         _, err, k = state
@@ -186,15 +165,15 @@ def policy_value(a, P, y, r, beta, sigma, a_next, V_init, tol, max_iter):
     return V, k, err
 
 
-def solve_vfi(a, P, y, r, beta, sigma, tol, max_iter, howard_steps=50, search_steps=80):
+def solve_vfi(utility, a, P, y, r, beta, tol, max_iter, howard_steps=50, search_steps=80):
     """Value function iteration with a continuous choice of a' (golden-section search) and Howard steps.
 
     The cross-check for :func:`solve_egm`: a different algorithm on the same grid and the same
-    interpolation (V linear between grid points). Cost per improvement step:
-    O(search_steps x n m log n); use it on small grids.
+    interpolation (V linear between grid points). The borrowing limit is the grid's first point. Cost
+    per improvement step: O(search_steps x n m log n); use it on small grids.
 
     Args:
-        a, P, y, r, beta, sigma: as :func:`egm_step`.
+        utility, a, P, y, r, beta: as :func:`solve_egm`.
         tol: tolerance on the sup-norm change of V between improvement steps (utility units).
         max_iter: cap on improvement steps.
         howard_steps: policy-evaluation steps between improvements.
@@ -203,7 +182,7 @@ def solve_vfi(a, P, y, r, beta, sigma, tol, max_iter, howard_steps=50, search_st
     Returns:
         (V, c, a_next, iterations, error).
     """
-    cash = (1.0 + r) * a[:, None] + y[None, :]
+    cash = consumption_from(a[:, None], 0.0, y[None, :], r)
     lo = jnp.broadcast_to(a[0], cash.shape)
     # Keep consumption positive: a' <= cash - c_floor, and a' within the grid.
     c_floor = 1e-10 * jnp.maximum(jnp.max(jnp.abs(cash)), 1.0)
@@ -211,7 +190,7 @@ def solve_vfi(a, P, y, r, beta, sigma, tol, max_iter, howard_steps=50, search_st
     golden = (jnp.sqrt(5.0) - 1.0) / 2.0
 
     def objective(V, x):
-        return utility(cash - x, sigma) + beta * _expected_value(V, P, a, x)
+        return utility.u(cash - x) + beta * _expected_value(V, P, a, x)
 
     def improve(V):
         def step(_, bracket):
@@ -227,7 +206,7 @@ def solve_vfi(a, P, y, r, beta, sigma, tol, max_iter, howard_steps=50, search_st
         return jnp.where(objective(V, lo) >= objective(V, x), lo, x)
 
     def evaluate(V, a_next):
-        u = utility(cash - a_next, sigma)
+        u = utility.u(cash - a_next)
         return jax.lax.fori_loop(0, howard_steps, lambda _, v: u + beta * _expected_value(v, P, a, a_next), V)
 
     def cond(state):
@@ -240,8 +219,8 @@ def solve_vfi(a, P, y, r, beta, sigma, tol, max_iter, howard_steps=50, search_st
         V_new = evaluate(V, a_next)
         return V_new, a_next, jnp.max(jnp.abs(V_new - V)), k + 1
 
-    c0 = initial_consumption(a, y, r)
-    V0 = utility(c0, sigma) / (1.0 - beta)
+    c0 = initial_consumption(a, a[0], y, r)
+    V0 = utility.u(c0) / (1.0 - beta)
     init = (V0, lo, jnp.asarray(jnp.inf, a.dtype), 0)
     V, a_next, err, k = jax.lax.while_loop(cond, body, init)
     a_next = improve(V)

@@ -7,12 +7,13 @@ Krusell and Smith (1998) replace it by the mean of capital and a perceived law o
 
 one pair of coefficients per aggregate state z. The algorithm iterates on (b0, b1):
 
-1. **Household** on (a, e, K, z) by EGM (:func:`hetmacro.savings.egm.egm_invert`): with
+1. **Household** on (a, e, K, z) by EGM (:func:`hetmacro.savings.egm.backward_step`): with
    Va(a, e, K, z) = (1 + r(K, z)) u'(c), the Euler equation is
    u'(c) = beta sum_{z', e'} pi(z' | z) P(e' | e, z, z') Va(a', e', K'(K, z), z'), Va linear in K
    between the points of a log-spaced K grid centred on the stationary equilibrium's K. Prices at
-   (K, z) are the Game's own (``aggregate_state`` on a histogram with mean K and the employment mix of
-   state z), so the budget is the model's. Iterated from the previous iteration's solution until the
+   (K, z) are the Game's own (``aggregate_state`` with the market's capital held at K and the
+   employment mix of state z), and the utility, income and borrowing limit are the economy's
+   declarations, so the budget is the model's. Iterated from the previous iteration's solution until the
    savings policy a'(a, e, K, z) is within ``hh_tol`` of its fixed point.
 2. **Simulation** with the histogram (Young 2010), not a Monte Carlo panel: along one long draw of the
    aggregate state z_0..z_T (fixed across iterations), mu_{t+1} = push(mu_t, a'(., ., K_t, z_t)) with
@@ -40,7 +41,6 @@ JEDC 34(1); Maliar, Maliar and Valli (2010), JEDC 34(1).
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import time
 
@@ -50,14 +50,19 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
+from ..equilibrium import ConvergenceError
 from ..game import Flow, Game, compile
-from ..grids import lottery, rouwenhorst, stationary_distribution
+from ..grids import rouwenhorst, stationary_distribution
+from ..market import CapitalMarket
 from ..noise import AR1, MarkovChain, NoNoise
 from ..report import irf_frame
+from ..results import KSResult
 from ..solution import Solution
 from . import egm
-from .sequence import GamePolicy
-from .stationary import ConvergenceError, policy_kernel
+from .distribution import push_savings
+from .economy import SavingsEconomy, consumption_from
+from .rules import GamePolicy
+from .utility import Utility
 
 __all__ = ["KSProblem", "KSRule", "ks_irf", "ks_problem", "solve_krusell_smith"]
 
@@ -73,11 +78,14 @@ class KSProblem(eqx.Module):
         pi_z: (nz, nz) transition of the aggregate state; P_e: (nz, nz, m, m) P(e' | e, z, z').
         p_e: (nz, m) the employment mix given z (conditional stationary distribution).
         K_grid: (nK,) aggregate capital grid; r, y: (nK, nz) and (nK, nz, m): rate and non-asset income
-            at each grid point; beta, sigma.
+            at each grid point; beta; utility; a_min: the borrowing limit; settings: (K_center, n_K,
+            K_width, n_z) it was built with.
     """
 
     game: Game
+    utility: Utility
     a: jnp.ndarray
+    a_min: jnp.ndarray
     e: jnp.ndarray
     z_nodes: jnp.ndarray
     z_coord: jnp.ndarray
@@ -88,20 +96,20 @@ class KSProblem(eqx.Module):
     r: jnp.ndarray
     y: jnp.ndarray
     beta: jnp.ndarray
-    sigma: jnp.ndarray
     discrete: bool = eqx.field(static=True)
     labels: tuple = eqx.field(static=True)
+    settings: tuple = eqx.field(static=True)
 
 
 def _prices_at(game: Game, K, z, p_e):
     """The Game's aggregates and prices at capital K, noise value z and employment mix p_e (m,)."""
-    i, t = lottery(game.grid.points, K)
-    mass = jnp.zeros((game.n,), game.dtype).at[i].add(1 - t).at[i + 1].add(t)
-    return game.aggregate_state(mass[:, None] * p_e[None, :], z, 0).values
+    mu = jnp.full((game.n, 1), 1.0 / game.n, game.dtype) * p_e[None, :]
+    return game.aggregate_state(mu, z, 0, fixed={game.model.market().capital: K}).values
 
 
 def _income(game: Game, values):
-    return game.model.income(game.chain.values, values)
+    """y(e) (m,): the economy's non-asset income in every income state at the prices ``values``."""
+    return jax.vmap(lambda e: game.model.income(e, values))(game.chain.values)
 
 
 @jax.jit
@@ -126,14 +134,10 @@ def ks_problem(model, K_center: float, n_K: int = 7, K_width: float = 0.2, n_z: 
         n_z: Rouwenhorst states of an AR(1) TFP process (ignored for a Markov chain).
     """
     name = type(model).__name__
-    if not (hasattr(model, "income") and hasattr(model, "sigma") and hasattr(model, "a_min")):
+    if not isinstance(model, SavingsEconomy) or not isinstance(model.market(), CapitalMarket):
         raise TypeError(
-            f"the Krusell-Smith solver solves savings economies of the Aiyagari family; {name} has no "
-            "income(e, prices), CRRA sigma and a_min. Subclass hetmacro.models.Aiyagari."
-        )
-    if getattr(model, "labour", "exogenous") != "exogenous":
-        raise NotImplementedError(
-            f"{name}.labour = {model.labour!r}: method='ks' handles exogenous labour only."
+            f"the Krusell-Smith algorithm forecasts prices from aggregate capital: it solves savings "
+            f"economies (hetmacro.SavingsEconomy) whose market is a CapitalMarket; {name} is not one."
         )
     with jax.enable_x64(True):
         game = compile(model, dtype=jnp.float64)
@@ -184,7 +188,9 @@ def ks_problem(model, K_center: float, n_K: int = 7, K_width: float = 0.2, n_z: 
         r, y = _grid_prices_jit(game, jnp.asarray(K_grid), nodes, p_e_j)
         return KSProblem(
             game=game,
+            utility=game.model.utility(),
             a=game.grid.points,
+            a_min=jnp.asarray(game.model.borrowing_limit(), jnp.float64),
             e=game.chain.values,
             z_nodes=nodes,
             z_coord=jnp.asarray(coord),
@@ -195,9 +201,9 @@ def ks_problem(model, K_center: float, n_K: int = 7, K_width: float = 0.2, n_z: 
             r=jnp.asarray(r),
             y=jnp.asarray(y),
             beta=game.beta,
-            sigma=jnp.asarray(model.sigma, jnp.float64),
             discrete=discrete,
             labels=labels,
+            settings=(float(K_center), int(n_K), float(K_width), int(n_z)),
         )
 
 
@@ -222,11 +228,10 @@ def _household_step(pb: KSProblem, b, Va):
     T = pb.pi_z[:, :, None, None] * pb.P_e  # (z, z', e, e')
     emu = pb.beta * jnp.einsum("zyeE,nEkzy->kzne", T, Va_next)  # (nK, nz, n, m)
 
-    def invert(emu_kz, y, r):
-        return egm.egm_invert(emu_kz, pb.a, y, r, pb.sigma)
+    def step(emu_kz, y, r):
+        return egm.backward_step(pb.utility, emu_kz, pb.a, pb.a_min, y, r)
 
-    c, a_next = jax.vmap(jax.vmap(invert))(emu, pb.y, pb.r)
-    Va_new = (1.0 + pb.r)[:, :, None, None] * egm.marginal_utility(c, pb.sigma)
+    Va_new, a_next, c = jax.vmap(jax.vmap(step))(emu, pb.y, pb.r)
     to_nm = (2, 3, 0, 1)  # (nK, nz, n, m) -> (n, m, nK, nz)
     return Va_new.transpose(to_nm), a_next.transpose(to_nm), c.transpose(to_nm)
 
@@ -258,8 +263,8 @@ def _initial_Va(pb: KSProblem):
     a = pb.a[:, None, None, None]
     y = jnp.moveaxis(pb.y, 2, 0)[None]  # (1, m, nK, nz)
     r = pb.r[None, None]
-    c = jnp.maximum(y + jnp.maximum(r, 0.01) * (a - pb.a[0]), 1e-10)
-    return (1.0 + r) * egm.marginal_utility(c, pb.sigma)
+    c = jnp.maximum(y + jnp.maximum(r, 0.01) * (a - pb.a_min), 1e-10)
+    return egm.marginal_value(pb.utility, c, r)
 
 
 # --- the policy at any (K, z) -----------------------------------------------------------------------------
@@ -278,7 +283,7 @@ def _policy_at(pb: KSProblem, a_grid_policy, K, z):
     j, w = _weights(pb.K_grid, K)
     at_K = (1 - w) * a_grid_policy[:, :, j, :] + w * a_grid_policy[:, :, j + 1, :]  # (n, m, nz)
     a_next = at_K @ _z_weights(pb, z)
-    return jnp.maximum(a_next, pb.a[0])
+    return jnp.maximum(a_next, pb.a_min)
 
 
 class KSRule(eqx.Module):
@@ -286,12 +291,25 @@ class KSRule(eqx.Module):
 
     problem: KSProblem
     a_next: jnp.ndarray  # (n, m, nK, nz)
+    kind = "ks"
 
     def init_carry(self):
         return None
 
     def savings(self, carry, agg):
-        return carry, _policy_at(self.problem, self.a_next, agg.K, agg.z)
+        K = agg.values[self.problem.game.model.market().capital]
+        return carry, _policy_at(self.problem, self.a_next, K, agg.z)
+
+    def spec(self) -> dict:
+        K_center, n_K, K_width, n_z = self.problem.settings
+        return {"K_center": K_center, "n_K": n_K, "K_width": K_width, "n_z": n_z}
+
+    @classmethod
+    def from_spec(cls, game: Game, K_center: float, n_K: int, K_width: float, n_z: int) -> KSRule:
+        """The rule's structure rebuilt from the model (its policy array is restored by the caller)."""
+        pb = ks_problem(game.model, K_center, n_K=n_K, K_width=K_width, n_z=n_z)
+        shape = (pb.a.shape[0], pb.e.shape[0], n_K, pb.z_nodes.shape[0])
+        return cls(pb, jnp.zeros(shape, pb.a.dtype))
 
 
 # --- the simulation ----------------------------------------------------------------------------------------
@@ -299,10 +317,11 @@ def _sim_step(pb: KSProblem, a_grid_policy, mu, z, z_next, t):
     game = pb.game
     agg = game.aggregate_state(mu, z, t)
     a_next = _policy_at(pb, a_grid_policy, agg.K, z)
-    c = (1.0 + agg.r) * pb.a[:, None] + _income(game, agg.values)[None, :] - a_next
-    kern = policy_kernel(game, a_next)
-    kern = eqx.tree_at(lambda k: k.P, kern, jnp.asarray(game.model.chain_transition(z, z_next), mu.dtype))
-    mu_next = game.push(mu, jnp.ones(a_next.shape + (1,), mu.dtype), kern)
+    c = consumption_from(pb.a[:, None], a_next, _income(game, agg.values)[None, :], agg.r)
+    c = jax.vmap(lambda c_j, e: game.model.consumption(c_j, e, agg.values), in_axes=(1, 0), out_axes=1)(
+        c, game.chain.values
+    )
+    mu_next = push_savings(game, mu, a_next, game.model.chain_transition(z, z_next))
     rec = {k: v for k, v in agg.values.items() if jnp.ndim(v) == 0}
     rec["C"] = jnp.sum(mu * c)
     return mu_next, rec
@@ -436,8 +455,10 @@ def ks_irf(
     Returns a table in :func:`hetmacro.report.irf`'s format: index h, ``K (%)`` (capital in production
     at h), ``r (pp)``, ``w (%)``, ``Y (%)``, ``C (%)``, ``L (%)``, ``z (level)``.
     """
-    pb: KSProblem = sol.info["problem"]
-    pol = sol.info["a_next_grid"]
+    if not isinstance(sol.policy, GamePolicy) or not isinstance(sol.policy.rule, KSRule):
+        raise ValueError(f"ks_irf needs a Krusell-Smith Solution (method 'ks'), got method {sol.method!r}.")
+    pb: KSProblem = sol.policy.rule.problem
+    pol = sol.policy.rule.a_next
     H = int(horizon)
     with jax.enable_x64(True):
         if not pb.discrete:
@@ -445,7 +466,7 @@ def ks_irf(
             size = 0.01 if size is None else float(size)
             zb = jnp.zeros((H + 2,), jnp.float64)
             zs = size * rho ** jnp.arange(H + 2, dtype=jnp.float64)
-            mu_sss = _stochastic_steady_state_jit(pb, pol, jnp.asarray(sol.info["mu_start"]), burn)
+            mu_sss = _stochastic_steady_state_jit(pb, pol, jnp.asarray(sol.result.mu_start), burn)
             out = _simulate_paths_jit(pb, pol, mu_sss, jnp.stack([zb, zs]))
             rb = {k: v[0] for k, v in out.items()}
             rs = {k: v[1] for k, v in out.items()}
@@ -472,7 +493,7 @@ def ks_irf(
                 for t in range(H + 1):
                     ib[p, t + 1] = np.searchsorted(cum[ib[p, t]], u[p, t], side="right")
                     ish[p, t + 1] = np.searchsorted(cum[ish[p, t]], u[p, t], side="right")
-            mu_start = jnp.asarray(sol.info["mu_end"])
+            mu_start = jnp.asarray(sol.result.mu_end)
             rb = _simulate_paths_jit(pb, pol, mu_start, pb.z_nodes[jnp.asarray(ib)])
             rs = _simulate_paths_jit(pb, pol, mu_start, pb.z_nodes[jnp.asarray(ish)])
             base = {k: np.asarray(v)[:, : H + 1] for k, v in rb.items()}
@@ -500,76 +521,42 @@ def ks_irf(
 
 
 # --- the solver --------------------------------------------------------------------------------------------
-def _no_risk(model):
-    if getattr(model, "aggregate_risk", False):
-        return dataclasses.replace(model, aggregate_risk=False)
-    return model
-
-
-def solve_krusell_smith(
-    model,
-    *,
-    periods: int = 6000,
-    burn_in: int = 500,
-    n_K: int = 7,
-    K_width: float = 0.2,
-    n_z: int = 7,
-    damping: float = 0.3,
-    tol: float = 1e-6,
-    max_iter: int = 100,
-    hh_tol: float = 1e-9,
-    max_hh_iter: int = 20_000,
-    b_init=None,
-    seed: int = 0,
-    steady_state: Solution | None = None,
-    keep: int | None = None,
-    irf: bool = True,
-    verbose: bool = False,
-) -> Solution:
-    """Solve an Aiyagari-family economy with aggregate TFP risk by the Krusell–Smith algorithm.
+def solve_krusell_smith(model, config) -> Solution:
+    """Solve a savings economy with aggregate TFP risk by the Krusell–Smith algorithm.
 
     Args:
-        model: e.g. ``KrusellSmith.from_calibration("krusell_smith_1998")`` (two-state original) or its
-            ``:ar1`` variant; exogenous labour.
-        periods: length of the simulated z path (dates 0..periods); burn_in: dates discarded before
-            the regression and the accuracy statistics.
-        n_K, K_width: the aggregate capital grid (log-spaced, K_ss / (1 + K_width) .. K_ss (1 + K_width)).
-        n_z: Rouwenhorst states for an AR(1) TFP process.
-        damping: weight of the new regression coefficients in the update.
-        tol: stop when the largest change of a coefficient, max |b_new - b|, is below tol.
-        max_iter: cap on Krusell–Smith iterations (the Solution says if it was reached).
-        hh_tol, max_hh_iter: EGM tolerance on the savings policy (assets) and its cap.
-        b_init: initial (nz, 2) coefficients (default: slope 0.96, K reverting to K_ss in every state).
-        seed: seed of the z path.
-        steady_state: the no-aggregate-risk 'stationary' Solution (default: solved here); it centres
-            the K grid and gives the initial distribution.
-        keep: dates of the final simulation kept as the Solution's flow (default: the whole sample after
-            the burn-in, so that ``hm.compare`` and ``paths`` see the same dates as ``aggregates``, capped
-            at 64 MiB of distributions).
-        irf: compute ``info["irf"]`` (:func:`ks_irf`).
+        model: a :class:`~hetmacro.SavingsEconomy` with a :class:`~hetmacro.CapitalMarket`, e.g.
+            ``KrusellSmith.from_calibration("krusell_smith_1998")`` (two-state original) or its ``:ar1``
+            variant.
+        config: a :class:`hetmacro.KS` (its options and defaults are documented there).
 
     Returns:
         A :class:`~hetmacro.Solution` (method ``"ks"``): ``aggregates`` means over the simulation after
-        the burn-in (r, w, K, L, Y, C); ``info["law_of_motion"]`` (b0, b1, R^2, observations per state),
-        ``info["den_haan"]`` ({"max", "mean"} in %), ``info["iterations"]``, ``info["converged"]``,
-        ``info["irf"]``, ``info["simulation"]`` (aggregates by date); ``history`` one row per
-        iteration; ``policy`` the savings rule as a Game policy on the action grid
-        (:class:`~hetmacro.savings.sequence.GamePolicy` of :class:`KSRule`); ``flows`` the last ``keep``
-        dates of the final simulation as a :class:`~hetmacro.Flow` (leading path axis 1, dates counted
-        from the start of the simulation, pi None), so ``paths``, ``compare``, ``inequality`` and the
-        figures read the simulation; ``info["mu"]`` the average distribution over the sample,
-        ``info["mu_end"]`` the last one (a start for ``sol.irf(..., mu0=...)``); ``timings`` in seconds.
+        the burn-in (r, w, K, L, Y, C); ``result`` (:class:`~hetmacro.results.KSResult`: the law of
+        motion b0, b1, R^2 per state, den Haan's error, iterations, convergence, the simulation, the
+        policy on the (K, z) grid, the first, last and average distributions, the IRF); ``history`` one
+        row per iteration; ``policy`` the savings rule as a Game policy on the action grid
+        (:class:`~hetmacro.savings.rules.GamePolicy` of :class:`KSRule`, saved with the Solution);
+        ``flows`` the last ``keep`` dates of the final simulation as a :class:`~hetmacro.Flow` (leading
+        path axis 1, dates counted from the start of the simulation, pi None), so ``paths``,
+        ``compare``, ``inequality`` and the figures read the simulation; ``timings`` in seconds.
     """
     t_start = time.perf_counter()
-    if periods - burn_in < 10 or burn_in < 1:
-        raise ValueError(
-            f"periods = {periods}, burn_in = {burn_in}: need burn_in >= 1 and periods - burn_in >= 10."
-        )
+    periods, burn_in, n_K, K_width, n_z = (
+        config.periods,
+        config.burn_in,
+        config.n_K,
+        config.K_width,
+        config.n_z,
+    )
+    damping, tol, max_iter, hh_tol = config.damping, config.tol, config.max_iter, config.hh_tol
+    seed, keep, verbose = config.seed, config.keep, config.verbose
+    steady_state = config.steady_state
     if steady_state is None:
-        from .stationary import solve_stationary
+        from ..solvers import Stationary
 
-        steady_state = solve_stationary(_no_risk(model), values=False)
-    K_ss = float(steady_state.aggregates["K"])
+        steady_state = Stationary(values=False).solve(model.without_aggregate_risk())
+    K_ss = float(steady_state.aggregates[model.market().capital])
     pb = ks_problem(model, K_ss, n_K=n_K, K_width=K_width, n_z=n_z)
     if keep is None:
         keep = max(1, min(periods - burn_in, (64 * 2**20) // (8 * pb.game.S) - 1))
@@ -578,19 +565,19 @@ def solve_krusell_smith(
     with jax.enable_x64(True):
         # The initial distribution: the stationary one with the employment mix of z_0.
         iz = _draw_path(np.asarray(pb.pi_z), periods, seed)
-        mu_ss = np.asarray(steady_state.info["mu"], np.float64)
+        mu_ss = np.asarray(steady_state.stationary, np.float64)
         marg = mu_ss.sum(axis=0)
         mu0 = mu_ss * (np.asarray(pb.p_e[iz[0]]) / np.where(marg > 0, marg, 1.0))[None, :]
         mu0 = jnp.asarray(mu0 / mu0.sum())
         zs = pb.z_nodes[jnp.asarray(iz)]
         b = np.empty((nz, 2))
-        if b_init is None:
+        if config.b_init is None:
             b[:, 1] = 0.96
             b[:, 0] = (1 - 0.96) * np.log(K_ss)
         else:
-            b[:] = np.asarray(b_init, np.float64).reshape(nz, 2)
+            b[:] = np.asarray(config.b_init, np.float64).reshape(nz, 2)
         Va = _initial_Va(pb)
-        ctrl = (jnp.float64(hh_tol), jnp.int32(max_hh_iter))
+        ctrl = (jnp.float64(hh_tol), jnp.int32(config.max_hh_iter))
         hh_c = _household_jit.lower(pb, jnp.asarray(b), Va, *ctrl).compile()
         sim_c = _simulate_jit.lower(pb, Va, mu0, zs, jnp.int32(burn_in), keep).compile()
         t_compiled = time.perf_counter()
@@ -664,29 +651,29 @@ def solve_krusell_smith(
         aggs = eqx.tree_at(lambda a: a.values, aggs, {**aggs.values, "C": C_flow})
         flows = Flow(jax.tree.map(lambda x: x[None], aggs), None)
         game_policy = GamePolicy(KSRule(pb, a_grid), pb.game)
-        info = {
-            "law_of_motion": lom,
-            "coefficients": b_final,
-            "R2": R2,
-            "den_haan": dh,
-            "iterations": len(rows),
-            "converged": converged,
-            "tolerance": tol,
-            "damping": damping,
-            "periods": periods,
-            "burn_in": burn_in,
-            "sizes": {"n_a": int(pb.a.shape[0]), "n_e": int(pb.e.shape[0]), "n_K": n_K, "n_z": nz},
-            "K_grid": np.asarray(pb.K_grid),
-            "problem": pb,
-            "a_next_grid": a_grid,
-            "mu_start": mu0,
-            "mu_end": mu_T,
-            "mu": np.asarray(mu_avg),
-            "z_end": int(iz[-1]),
-            "simulation": simulation,
-            "steady_state_K": K_ss,
-            "seed": seed,
-        }
+        result = KSResult(
+            law_of_motion=lom,
+            coefficients=b_final,
+            R2=R2,
+            den_haan=dh,
+            iterations=len(rows),
+            converged=converged,
+            tolerance=tol,
+            damping=damping,
+            periods=periods,
+            burn_in=burn_in,
+            seed=seed,
+            sizes={"n_a": int(pb.a.shape[0]), "n_e": int(pb.e.shape[0]), "n_K": n_K, "n_z": nz},
+            K_width=K_width,
+            K_grid=np.asarray(pb.K_grid),
+            a_next_grid=np.asarray(a_grid),
+            mu_start=np.asarray(mu0),
+            mu_end=np.asarray(mu_T),
+            mu=np.asarray(mu_avg),
+            z_end=int(iz[-1]),
+            simulation=simulation,
+            steady_state_K=K_ss,
+        )
     t_end = time.perf_counter()
     sol = Solution(
         method="ks",
@@ -697,10 +684,10 @@ def solve_krusell_smith(
         aggregates=aggregates,
         history=pd.DataFrame(rows).set_index("iteration"),
         timings={"compile": t_compiled - t_start, "solve": t_solved - t_compiled, "total": t_end - t_start},
-        info=info,
+        result=result,
     )
-    if irf:
+    if config.irf:
         t0 = time.perf_counter()
-        sol.info["irf"] = ks_irf(sol)
+        sol.result.irf = ks_irf(sol)
         sol.timings["irf"] = time.perf_counter() - t0
     return sol

@@ -1,39 +1,41 @@
 r"""First-order sequence-space impulse responses around a stationary equilibrium (``method="linear"``).
 
-The economy is written as a map from sequences to sequences (Auclert, Bardóczy, Rognlie and Straub
-2021). With T dates t = 0..T-1 after an unanticipated, then perfectly foreseen, shock at t = 0 (an
-"MIT shock"):
+The economy is a map from sequences to sequences (Auclert, Bardóczy, Rognlie and Straub 2021). With T
+dates t = 0..T-1 after an unanticipated, then perfectly foreseen, shock at t = 0 (an "MIT shock"):
 
-- **household block**: price paths (r_t, w_t) -> aggregate end-of-period assets A_t and consumption C_t.
-  Backward: the marginal value of beginning-of-period assets Va_t = (1 + r_t) u'(c_t) obeys one EGM step
-  (Va_t, a'_t, c_t) = step(Va_{t+1}; r_t, w_t), from Va_T = Va_ss
-  (:func:`hetmacro.savings.egm.egm_invert` with emu = beta E[Va_{t+1} | e]). Forward: D_0 = D_ss,
-  D_{t+1} = push(D_t, a'_t) with the compiled Game's ``push`` (Young's lottery, then the income chain),
-  A_t = <D_t, a'_t>, C_t = <D_t, c_t>;
-- **firm**: Y_t = Z_t K_{t-1}^alpha L^(1 - alpha), r_t = alpha Z_t (K_{t-1}/L)^(alpha - 1) - delta,
-  w_t = (1 - alpha) Z_t (K_{t-1}/L)^alpha (the model's ``factor_prices``), Z_t = Z_ss e^{z_t};
-- **market clearing**: H_t(K, z) = A_t(r(K, z), w(K, z)) - K_t = 0, with K_t the capital chosen at t
-  and used in production at t + 1 (sequence-jacobian's timing; K_{-1} = K_ss).
+- **inputs** at date t: the market's unknown U (:mod:`hetmacro.market`) as it enters date t's prices,
+  and the shocked parameters theta_t of the economy (any scalar ``param``: the discount factor, a tax,
+  the borrowing limit, TFP...) or the log-TFP common noise z_t. With a :class:`~hetmacro.CapitalMarket`
+  U is end-of-period capital and date t's prices read K_{t-1} (K_{-1} = K_ss); with an asset in given
+  supply U is its rate, read at t. Date t's prices are the model's own ``prices`` at the aggregate state
+  with U (and z_t) in place and the other aggregates at their steady-state values; the income, the
+  utility, the discount factor and the borrowing limit are the economy's declarations with theta_t in place;
+- **household block**: inputs -> aggregate end-of-period assets A_t and consumption C_t. Backward: one
+  EGM step (:func:`hetmacro.savings.egm.backward_step`) per date from Va_T = Va_ss, with
+  emu_t = beta_t E[Va_{t+1} | e]. Forward: D_0 = D_ss, D_{t+1} = push(D_t, a'_t) with the compiled Game's
+  ``push`` (:mod:`hetmacro.savings.distribution`), A_t = <D_t, a'_t>, C_t = <D_t, c_t>;
+- **market clearing**: H_t = A_t - S_t = 0 (S_t = K_t for capital, the supply otherwise).
 
-**Jacobians.** J^{A,r}[t, s] = dA_t / dr_s etc. come from JAX forward-mode derivatives of the EGM step
-and of ``push`` at the steady state, assembled by the fake-news algorithm (ABRS 2021, section 3):
-a shock to an input at date s moves the date-0 policy like a shock at date s - 1 moves it one
-period later, so one backward sweep of T linearised EGM steps (``jax.linearize``) gives the policy
-responses da'^{(s)}, dc^{(s)}; the first-period distribution response dD_1^{(s)} is the linearised
-``push``; expectation vectors E_k = Lambda^k y_ss (the Game's ``expect``, the adjoint of ``push``) turn
-them into the fake-news matrix F[0, s] = <D_ss, dy^{(s)}>, F[t, s] = <E_{t-1}, dD_1^{(s)}>, and
-J[t, s] = F[t, s] + J[t-1, s-1]. The derivatives are exact (no finite-difference step), so the result
-equals :func:`jacobians_direct` (``jax.jacfwd`` through the whole T-period path) to rounding.
+**Jacobians.** J^{A,x}[t, s] = dA_t / dx_s for each input x come from JAX forward-mode derivatives of
+the EGM step and of ``push`` at the steady state, assembled by the fake-news algorithm (ABRS 2021,
+section 3): a shock to an input at date s moves the date-0 policy like a shock at date s - 1 moves it
+one period later, so one backward sweep of T linearised EGM steps per input gives the policy responses;
+the first-period distribution response dD_1^{(s)} is the linearised ``push``; expectation vectors
+E_k = Lambda^k y_ss (the Game's ``expect``, the adjoint of ``push``) turn them into the fake-news matrix
+F[0, s] = <D_ss, dy^{(s)}>, F[t, s] = <E_{t-1}, dD_1^{(s)}>, and J[t, s] = F[t, s] + J[t-1, s-1]. The
+derivatives are exact (no finite-difference step): the result equals :func:`jacobians_direct`
+(``jax.jacfwd`` through the whole T-period path) to rounding.
 
-**GE.** H_K = J^{A,r} R_K + J^{A,w} W_K - I and H_z = J^{A,r} R_z + J^{A,w} W_z (firm derivatives by
-``jax.jacfwd``); the capital response is dK = G_K dz with G_K = -H_K^{-1} H_z, and every other output
-follows: G_r = R_K G_K + R_z, ..., G_C = J^{C,r} G_r + J^{C,w} G_w. :func:`nonlinear_transition` solves
-H(K, z) = 0 exactly by quasi-Newton steps with H_K, for the first-order check.
+**GE.** H_U = J^{A,U} L - S_U and H_theta = J^{A,theta} - S_theta (L the one-period lag for capital, the
+identity for a rate); the unknown's response is dU = G_U dtheta with G_U = -H_U^{-1} H_theta, and every
+other output follows: prices dX_t = X_U dU_{t-lag} + X_theta dtheta_t (derivatives of the model's
+``prices``), dC = J^{C,U} L dU + J^{C,theta} dtheta. :func:`nonlinear_transition` solves H = 0 exactly
+by quasi-Newton steps with H_U, for the first-order check.
 
-**Dates in the tables.** Solutions report IRFs in the Game's dating (``hetmacro.report.irf``): ``K`` at
-horizon h is the capital used in production at date h (beginning-of-period assets), so K at h = A_{h-1}
-in the notation above, and K does not move at h = 0. sequence-jacobian's K_t is end-of-period: its
-K column at t is ours at t + 1.
+**Dates in the tables.** Solutions report IRFs in the Game's dating (:func:`hetmacro.report.irf`): the
+capital (the households' assets) at horizon h is what the distribution holds at the start of date h,
+so K at h = A_{h-1} in the notation above, and it does not move at h = 0. sequence-jacobian's K_t is
+end-of-period: its K column at t is ours at t + 1.
 
 References: Auclert, A., B. Bardóczy, M. Rognlie and L. Straub (2021), "Using the sequence-space
 Jacobian to solve and estimate heterogeneous-agent models", Econometrica 89(5); Boppart, Krusell and
@@ -52,18 +54,22 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
+from ..equilibrium import ConvergenceError
 from ..game import Game, compile
+from ..market import CapitalMarket
 from ..noise import AR1
+from ..results import LinearResult
 from ..solution import Solution
 from . import egm
-from .stationary import ConvergenceError, SteadyStateProblem, distribution, household, policy_kernel
-from .stationary import steady_state_problem as _steady_state_problem
+from .distribution import expect_savings, push_savings, savings_kernel
+from .economy import SavingsEconomy
+from .rules import GamePolicy
+from .stationary import SavingsProblem, distribution, household, savings_problem
 
 __all__ = [
     "LinearPolicy",
     "SteadyState",
     "calibrate",
-    "firm_path",
     "ge_jacobians",
     "household_path",
     "irf_table",
@@ -75,7 +81,6 @@ __all__ = [
     "steady_state",
 ]
 
-INPUTS = ("r", "w")
 OUTPUTS = ("A", "C")
 
 
@@ -84,130 +89,203 @@ class SteadyState(eqx.Module):
     """A stationary equilibrium in the arrays the sequence-space code differentiates (float64).
 
     Attributes:
-        problem: the :class:`~hetmacro.savings.stationary.SteadyStateProblem` (compiled Game, grid a (n,),
-            income states e (m,), chain P, beta, sigma).
-        r, w, Z, L, K, Y, C, T: interest rate (per period), wage, TFP level, labour, capital (= assets),
-            output, consumption, lump-sum transfer.
-        Va: (n, m) marginal value of beginning-of-period assets (1 + r) u'(c); a_next, c: (n, m) policies;
-        mu: (n, m) the stationary distribution of the policy a_next.
+        problem: the no-aggregate-risk economy compiled (:class:`~hetmacro.savings.stationary.SavingsProblem`).
+        game: the game whose prices the transition reads (the economy with its aggregate risk when the
+            common noise z is shocked, else the no-risk game).
+        U: the market's unknown at the steady state (K for capital, the rate for an asset in given supply).
+        z: the common noise's steady-state value.
+        fixed: the steady-state aggregates other than the unknown (held along the path).
+        values: every aggregate and price at the steady state (scalars).
+        Va, a_next, c: (n, m) marginal value of assets, savings and goods consumption; mu: (n, m) the
+            stationary distribution of a_next; A, C: aggregate assets and consumption.
+        unknown: the unknown's name; capital: whether it is capital (read with a one-period lag).
     """
 
-    problem: SteadyStateProblem
-    r: jnp.ndarray
-    w: jnp.ndarray
-    Z: jnp.ndarray
-    L: jnp.ndarray
-    K: jnp.ndarray
-    Y: jnp.ndarray
-    C: jnp.ndarray
-    T: jnp.ndarray
+    problem: SavingsProblem
+    game: Game
+    U: jnp.ndarray
+    z: object
+    fixed: dict
+    values: dict
     Va: jnp.ndarray
     a_next: jnp.ndarray
     c: jnp.ndarray
     mu: jnp.ndarray
+    A: jnp.ndarray
+    C: jnp.ndarray
+    unknown: str = eqx.field(static=True)
+    capital: bool = eqx.field(static=True)
 
     @property
     def model(self):
-        return self.problem.model
+        return self.game.model
 
     @property
-    def game(self) -> Game:
-        return self.problem.game
+    def market(self):
+        return self.problem.market
 
     def aggregates(self) -> dict:
-        """{r, w, K, L, Y, C, Z, T} as floats."""
-        return {k: float(getattr(self, k)) for k in ("r", "w", "K", "L", "Y", "C", "Z", "T")}
+        """Every aggregate and price at the steady state, and A, C, as floats."""
+        out = {k: float(v) for k, v in self.values.items()}
+        out.update(A=float(self.A), C=float(self.C))
+        return out
+
+    def input_value(self, name: str):
+        """The steady-state value of an input: "U", "z", or a parameter of the economy."""
+        if name == "U":
+            return self.U
+        if name == "z":
+            return jnp.asarray(self.z, jnp.float64)
+        return jnp.asarray(getattr(self.model, name), jnp.float64)
 
 
-def _no_risk(model):
-    """The model without aggregate risk (its deterministic steady state), or the model itself."""
-    if getattr(model, "aggregate_risk", False):
-        return dataclasses.replace(model, aggregate_risk=False)
-    return model
+def _economy(ss: SteadyState, x: dict):
+    """(game, aggregate state) at one date of a path: inputs x {name: scalar level} in place."""
+    game = ss.game
+    for name, value in x.items():
+        if name not in ("U", "z"):
+            game = eqx.tree_at(lambda g, n=name: getattr(g.model, n), game, value)
+    fixed = dict(ss.fixed)
+    if ss.capital:
+        fixed[ss.unknown] = x["U"]
+    else:
+        game = eqx.tree_at(lambda g: getattr(g.model, ss.unknown), game, x["U"])
+    z = x["z"] if "z" in x else ss.z
+    return game, game.aggregate_state(ss.mu, z, 0, fixed=fixed)
+
+
+def _step(ss: SteadyState, Va_next, x: dict):
+    """One backward step: (Va, a', c) at a date from Va_{t+1} and the date's inputs x."""
+    game, agg = _economy(ss, x)
+    model, pb = game.model, ss.problem
+    y = jax.vmap(lambda e: model.income(e, agg.values))(pb.e)
+    emu = model.discount() * (Va_next @ pb.P.T)
+    Va, a_next, c = egm.backward_step(
+        model.utility(), emu, pb.a, model.borrowing_limit(), y, agg.values[pb.market.rate]
+    )
+    c = jax.vmap(lambda c_j, e: model.consumption(c_j, e, agg.values), in_axes=(1, 0), out_axes=1)(c, pb.e)
+    return Va, a_next, c
+
+
+def _price_map(ss: SteadyState, x: dict) -> dict:
+    """Every scalar aggregate and price at a date with inputs x."""
+    _, agg = _economy(ss, x)
+    return {k: v for k, v in agg.values.items() if jnp.ndim(v) == 0}
+
+
+def _supply(ss: SteadyState, x: dict):
+    """What the households' assets must equal at a date: the unknown itself for capital, else the supply."""
+    if ss.capital:
+        return x["U"]
+    game, agg = _economy(ss, x)
+    return ss.market.excess_supply(game, agg, ss.mu)[1]
+
+
+def _check_fixed_aggregates(game: Game, market, mu, name: str) -> None:
+    """Refuse an economy whose aggregates other than the market's unknown move with the asset distribution:
+    the transition holds them at their steady state (exact for moments of the income chain, as labour)."""
+    other = jnp.full((game.n, 1), 1.0 / game.n, mu.dtype) * mu.sum(axis=0)[None, :]
+    a = market.stationary_aggregates(game, mu)
+    b = market.stationary_aggregates(game, other)
+    moving = [k for k in a if jnp.ndim(a[k]) == 0 and not np.isclose(float(a[k]), float(b[k]), rtol=1e-10)]
+    if moving:
+        raise NotImplementedError(
+            f"{name}: the aggregate(s) {moving} depend on the distribution of assets, but only the market's "
+            f"unknown {market.unknown()!r} moves along a sequence-space path (the others are held at their "
+            "steady state). Declare them as functions of the income chain, or use method='ks' or 'rspg'."
+        )
+
+
+def _build(problem: SavingsProblem, game: Game, r: float, Va, mu, tol=1e-13) -> SteadyState:
+    """A SteadyState at rate r from a converged marginal value Va and distribution mu.
+
+    One more EGM step makes (Va, a', c) a fixed point of the step to the household tolerance; the
+    distribution is then re-solved for that exact a'."""
+    market = problem.market
+    with jax.enable_x64(True):
+        game_r, agg = market.at_rate(problem.game, jnp.float64(r), jnp.asarray(mu))
+        U = agg.values[market.capital] if isinstance(market, CapitalMarket) else jnp.float64(r)
+        fixed = market.stationary_aggregates(problem.game, jnp.asarray(mu))
+        if not isinstance(market, CapitalMarket):
+            game = eqx.tree_at(lambda g: getattr(g.model, market.rate), game, jnp.float64(r))
+        z = game.stationary_noise() if game.noise.deterministic else jnp.zeros((), jnp.float64)
+        proto = SteadyState(
+            problem,
+            game,
+            U,
+            z,
+            fixed,
+            {},
+            *(jnp.asarray(Va),) * 4,
+            jnp.float64(0),
+            jnp.float64(0),
+            market.unknown(),
+            isinstance(market, CapitalMarket),
+        )
+        x = {"U": U}
+        Va, a_next, c = _step_jit(proto, jnp.asarray(Va), x)
+        mu = jnp.asarray(distribution(problem, a_next, tol=tol, mu_init=mu).mu)
+        _check_fixed_aggregates(problem.game, market, mu, type(problem.model).__name__)
+        ss = dataclasses.replace(
+            proto, Va=Va, a_next=a_next, c=c, mu=mu, A=jnp.sum(mu * a_next), C=jnp.sum(mu * c)
+        )
+        values = _price_map(ss, x)
+        expected = {k: v for k, v in agg.values.items() if jnp.ndim(v) == 0}
+        for k, v in expected.items():
+            if not np.isclose(float(values[k]), float(v), rtol=1e-9, atol=1e-12):
+                raise ValueError(
+                    f"{type(game.model).__name__}: at the steady state its game's {k} = {float(values[k]):.10g} "
+                    f"differs from the economy without aggregate risk ({float(v):.10g}): without_aggregate_risk() "
+                    "and the common noise's steady state (z = 0) must give the same prices."
+                )
+        return dataclasses.replace(ss, values=values)
+
+
+def steady_state(model, stationary=None, shocks=(), solution: Solution | None = None) -> SteadyState:
+    """The stationary equilibrium of a savings economy as a :class:`SteadyState`.
+
+    Args:
+        model: a savings economy; its ``without_aggregate_risk()`` is solved with ``stationary`` (default
+            ``hm.Stationary(values=False)``) unless ``solution`` is given.
+        shocks: the inputs that will be shocked: with ``"z"`` among them the transition reads the prices of
+            the economy with its aggregate risk (an AR(1) common noise at its steady state z = 0).
+        solution: a 'stationary' Solution of the economy without aggregate risk (skips that solve).
+    """
+    from ..solvers import Stationary
+
+    _check_model(model)
+    if solution is None:
+        solution = (stationary or Stationary(values=False)).solve(model.without_aggregate_risk())
+    elif solution.method != "stationary":
+        raise ValueError(f"steady_state: expected a 'stationary' Solution, got method {solution.method!r}.")
+    problem = savings_problem(solution.model)
+    r = float(solution.aggregates["r"])
+    with jax.enable_x64(True):
+        game = _transition_game(model, solution.model, shocks)
+        hh = household(problem, r, tol=1e-13, mu=solution.stationary)
+    return _build(problem, game, r, hh.Va, solution.stationary)
+
+
+def _transition_game(model, base, shocks) -> Game:
+    """The game whose prices a path reads: the economy with its AR(1) aggregate risk for "z" shocks."""
+    with jax.enable_x64(True):
+        if "z" in shocks:
+            game = compile(model, dtype=jnp.float64)
+            if not isinstance(game.noise, AR1):
+                raise ValueError(
+                    f"{type(model).__name__}: shock 'z' needs an AR(1) common noise (log TFP) in the economy, "
+                    f"not {type(game.noise).__name__}. Shock one of its parameters instead (e.g. 'Z')."
+                )
+            return game
+        return compile(base, dtype=jnp.float64)
 
 
 def _check_model(model) -> None:
-    name = type(model).__name__
-    if not all(hasattr(model, k) for k in ("factor_prices", "income", "steady_state_prices", "sigma")):
+    if not isinstance(model, SavingsEconomy):
         raise TypeError(
-            f"the sequence-space solver works on savings economies of the Aiyagari family (firm "
-            f"factor_prices, household income, CRRA sigma); {name} is not one. Subclass "
-            "hetmacro.models.Aiyagari."
+            f"the sequence-space solver linearises savings economies (hetmacro.SavingsEconomy); "
+            f"{type(model).__name__} is not one."
         )
-    if getattr(model, "labour", "exogenous") != "exogenous":
-        raise NotImplementedError(
-            f"{name}.labour = {model.labour!r}: the sequence-space solver handles exogenous labour only "
-            "(with GHH hours, labour supply would be a third household output). Use labour='exogenous'."
-        )
-
-
-def _income(model, e, w, L):
-    """Non-asset income y(e) at wage w: the model's ``income`` with the balanced transfer T = tax w L."""
-    tax = getattr(model, "tax", 0.0)
-    return model.income(e, {"w": w, "L": L, "T": tax * w * L})
-
-
-def _step(ss: SteadyState, Va_next, r, w):
-    """One backward step: (Va, a', c) at date t from Va_{t+1} and the date-t prices."""
-    pb = ss.problem
-    y = _income(pb.model, pb.e, w, ss.L)
-    emu = pb.beta * (Va_next @ pb.P.T)
-    c, a_next = egm.egm_invert(emu, pb.a, y, r, pb.sigma)
-    return (1.0 + r) * egm.marginal_utility(c, pb.sigma), a_next, c
-
-
-def _push(ss: SteadyState, mu, a_next):
-    game = ss.game
-    return game.push(mu, jnp.ones(a_next.shape + (1,), a_next.dtype), policy_kernel(game, a_next))
-
-
-def _expect(ss: SteadyState, v, kern):
-    return ss.game.expect(v, jnp.ones(v.shape + (1,), v.dtype), kern)
-
-
-def _build(problem: SteadyStateProblem, r: float, c, mu, tol=1e-13) -> SteadyState:
-    """A SteadyState at rate r from a converged consumption policy c and distribution mu.
-
-    One more EGM step from Va = (1 + r) u'(c) makes (Va, a', c) a fixed point of the step to the
-    household tolerance; the distribution is then re-solved for that exact a'."""
-    model = problem.model
-    with jax.enable_x64(True):
-        p = {k: jnp.asarray(v, jnp.float64) for k, v in problem.prices(jnp.float64(r)).items() if k != "v"}
-        Z = jnp.asarray(model.tfp(0), jnp.float64)
-        Va0 = (1.0 + r) * egm.marginal_utility(jnp.asarray(c, jnp.float64), problem.sigma)
-        proto = SteadyState(
-            problem, p["r"], p["w"], Z, p["L"], p["K"], p["Y"], p["Y"], p["T"], Va0, Va0, Va0, Va0
-        )
-        Va, a_next, c_new = _step_jit(proto, Va0, p["r"], p["w"])
-        dist = distribution(problem, a_next, tol=tol, mu_init=mu)
-        mu = jnp.asarray(dist.mu)
-        K = jnp.sum(mu * a_next)
-        C = jnp.sum(mu * c_new)
-        return SteadyState(problem, p["r"], p["w"], Z, p["L"], K, p["Y"], C, p["T"], Va, a_next, c_new, mu)
-
-
-def steady_state(model_or_solution, **stationary_options) -> SteadyState:
-    """The stationary equilibrium as a :class:`SteadyState`.
-
-    Args:
-        model_or_solution: an Aiyagari-family model (its no-aggregate-risk version is solved with
-            ``hm.solve(model, method="stationary", **stationary_options)``), or such a Solution.
-    """
-    if isinstance(model_or_solution, Solution):
-        sol = model_or_solution
-        if sol.method != "stationary":
-            raise ValueError(f"steady_state: expected a 'stationary' Solution, got method {sol.method!r}.")
-    else:
-        from .stationary import solve_stationary
-
-        _check_model(model_or_solution)
-        sol = solve_stationary(_no_risk(model_or_solution), values=False, **stationary_options)
-    model = sol.model
-    _check_model(model)
-    problem = _steady_state_problem(model)
-    r = float(sol.aggregates["r"])
-    c_tilde = np.asarray(sol.policy["c"]) - np.asarray(problem.prices(r)["v"])[None, :]
-    return _build(problem, r, c_tilde, sol.info["mu"])
 
 
 def calibrate(
@@ -215,54 +293,73 @@ def calibrate(
     r: float = 0.01,
     Y: float = 1.0,
     *,
+    tfp: str = "Z",
+    shocks=(),
     beta_bounds: tuple[float, float] | None = None,
     tol: float = 1e-14,
     hh_tol: float = 1e-12,
     dist_tol: float = 1e-13,
 ) -> tuple[object, SteadyState]:
-    """Calibrate beta and Z so that the stationary equilibrium has interest rate ``r`` and output ``Y``.
+    """Calibrate beta and TFP so that the stationary equilibrium has interest rate ``r`` and output ``Y``.
 
-    The firm pins down everything but beta: r + delta = alpha Y / K gives K = alpha Y / (r + delta),
-    L = E[e] (exogenous labour), Z = Y / (K^alpha L^(1 - alpha)) and w = (1 - alpha) Y / L. Then beta
-    solves the asset market A(beta) = K, A increasing in beta, by Brent's method on a bracket found
-    by stepping toward 1/(1 + r) (where A diverges). This is how sequence-jacobian's Krusell–Smith
-    notebook calibrates (it solves beta, Z and K jointly with a hybrid Newton method; the answer is
-    the same).
+    At rate r the firm's first-order condition fixes capital per unit of TFP: the TFP parameter (field
+    ``tfp``) solves Y(Z) = Y at r (the model's own prices at the capital the firm demands, Brent's method
+    on log Z). Then beta solves the asset market A(beta) = K^d, A increasing in beta, by Brent's method on
+    a bracket found by stepping toward 1/(1 + r) (where A diverges). This is how sequence-jacobian's
+    Krusell–Smith notebook calibrates (it solves beta, Z and K jointly with a hybrid Newton method; the
+    answer is the same).
 
     Args:
-        model: an Aiyagari-family model with exogenous labour (aggregate risk is switched off).
-        r: target net interest rate per period; Y: target output.
+        model: a savings economy with a capital market (aggregate risk is switched off for the steady state).
+        r: target net interest rate per period; Y: target output (the price or aggregate named "Y").
+        tfp: the parameter scaling output.
+        shocks: the inputs that will be shocked (see :func:`steady_state`).
         beta_bounds: optional bracket for beta (default: found automatically).
         tol: absolute tolerance on beta.
 
     Returns:
-        (calibrated model (the original, aggregate risk kept, with beta and Z replaced), SteadyState).
+        (calibrated model (the original, aggregate risk kept, with beta and TFP replaced), SteadyState).
     """
     _check_model(model)
     with jax.enable_x64(True):
-        base = _no_risk(model)
-        alpha, delta = float(base.alpha), float(base.delta)
-        K = alpha * Y / (r + delta)
-        problem0 = _steady_state_problem(base)
-        L = float(np.asarray(problem0.pi_e) @ np.asarray(problem0.e))
-        tfp_scale = float(base.tfp(0)) / float(base.Z)  # mean TFP level relative to Z (two-state KS)
-        Z = Y / (K**alpha * L ** (1.0 - alpha)) / tfp_scale
-        base = dataclasses.replace(base, Z=jnp.asarray(Z, jnp.float64))
-        problem = _steady_state_problem(base)
-        K_demand = float(problem.prices(jnp.float64(r))["K"])
+        base = model.without_aggregate_risk()
+        problem0 = savings_problem(base)
+        if not isinstance(problem0.market, CapitalMarket):
+            raise ValueError(
+                "calibrate: targets r and Y need a firm: the economy's market must be a CapitalMarket."
+            )
+
+        def output(Z):
+            pb = eqx.tree_at(lambda p: getattr(p.game.model, tfp), problem0, jnp.float64(Z))
+            return float(pb.market.at_rate(pb.game, jnp.float64(r), pb.mu0)[1].values["Y"])
+
+        Z0 = float(getattr(base, tfp))
+        lo, hi = Z0 / 2, Z0 * 2
+        while output(lo) > Y:
+            lo /= 2
+        while output(hi) < Y:
+            hi *= 2
+        Z = optimize.brentq(lambda z: output(z) - Y, lo, hi, xtol=1e-15, rtol=4 * np.finfo(float).eps)
+        base = eqx.tree_at(lambda m: getattr(m, tfp), base, jnp.asarray(Z, jnp.float64))
+        problem = savings_problem(base)
+        K_demand = float(problem.market.at_rate(problem.game, jnp.float64(r), problem.mu0)[1].values["K"])
         cache: dict[float, tuple] = {}
+
+        def with_beta(beta):
+            pb = eqx.tree_at(lambda p: p.beta, problem, jnp.asarray(beta, jnp.float64))
+            return eqx.tree_at(lambda p: p.game.model.beta, pb, jnp.asarray(beta, jnp.float64))
 
         def supply(beta):
             beta = float(beta)
             if beta in cache:
                 return cache[beta]
-            pb = eqx.tree_at(lambda p: p.beta, problem, jnp.asarray(beta, jnp.float64))
+            pb = with_beta(beta)
             near = min(cache, key=lambda b: abs(b - beta)) if cache else None
-            c0 = None if near is None else cache[near][1]
+            Va0 = None if near is None else cache[near][1]
             mu0 = None if near is None else cache[near][2]
-            hh = household(pb, r, tol=hh_tol, c_init=c0)
+            hh = household(pb, r, tol=hh_tol, Va_init=Va0)
             dist = distribution(pb, hh.a_next, tol=dist_tol, mu_init=mu0)
-            cache[beta] = (float(np.sum(dist.mu * np.asarray(pb.a)[:, None])) - K_demand, hh.c, dist.mu)
+            cache[beta] = (float(np.sum(dist.mu * np.asarray(pb.a)[:, None])) - K_demand, hh.Va, dist.mu)
             return cache[beta]
 
         b_max = 1.0 / (1.0 + r)
@@ -284,90 +381,105 @@ def calibrate(
                     break
             if lo is None or hi is None:
                 raise ValueError(
-                    f"calibrate: no beta in (0, 1/(1 + r)) makes assets equal K = {K:.6g} at r = {r}: "
+                    f"calibrate: no beta in (0, 1/(1 + r)) makes assets equal K = {K_demand:.6g} at r = {r}: "
                     "raise the grid's a_max or choose another target."
                 )
         else:
             lo, hi = beta_bounds
         beta = optimize.brentq(lambda b: supply(b)[0], lo, hi, xtol=tol, rtol=4 * np.finfo(float).eps)
-        _, c, mu = supply(beta)
-        calibrated = dataclasses.replace(
-            model, beta=jnp.asarray(beta, jnp.float64), Z=jnp.asarray(Z, jnp.float64)
+        _, Va, mu = supply(beta)
+        calibrated = eqx.tree_at(
+            lambda m: (m.beta, getattr(m, tfp)),
+            model,
+            (jnp.asarray(beta, jnp.float64), jnp.asarray(Z, jnp.float64)),
         )
-        problem = eqx.tree_at(lambda p: p.beta, problem, jnp.asarray(beta, jnp.float64))
-        return calibrated, _build(problem, r, c, mu, tol=dist_tol)
+        problem = with_beta(beta)
+        game = _transition_game(calibrated, calibrated.without_aggregate_risk(), shocks)
+        hh = household(problem, r, tol=hh_tol, Va_init=Va)
+        return calibrated, _build(problem, game, r, hh.Va, mu, tol=dist_tol)
 
 
 # --- the household block along a path -----------------------------------------------------------------
-def _household_path(ss: SteadyState, r, w):
-    """(A, C, a' path, c path) along price paths r, w of length T; D_0 = D_ss, Va_T = Va_ss."""
+def _inputs(ss: SteadyState, X: dict, T: int) -> dict:
+    """Every input's path (T,): the given ones, the unknown at its steady state otherwise."""
+    out = {k: jnp.asarray(v, jnp.float64) for k, v in X.items()}
+    out.setdefault("U", jnp.full((T,), ss.U))
+    return out
 
-    def back(Va_next, rw):
-        Va, a_next, c = _step(ss, Va_next, *rw)
+
+def _household_path(ss: SteadyState, X: dict):
+    """(A, C, a' path, c path) along input paths X {name: (T,)}; D_0 = D_ss, Va_T = Va_ss."""
+
+    def back(Va_next, x):
+        Va, a_next, c = _step(ss, Va_next, x)
         return Va, (a_next, c)
 
-    _, (a_path, c_path) = jax.lax.scan(back, ss.Va, (r, w), reverse=True)
+    _, (a_path, c_path) = jax.lax.scan(back, ss.Va, X, reverse=True)
 
     def fwd(mu, ac):
         a_next, c = ac
-        return _push(ss, mu, a_next), (jnp.sum(mu * a_next), jnp.sum(mu * c))
+        return push_savings(ss.game, mu, a_next), (jnp.sum(mu * a_next), jnp.sum(mu * c))
 
     _, (A, C) = jax.lax.scan(fwd, ss.mu, (a_path, c_path))
     return A, C, a_path, c_path
 
 
-def household_path(ss: SteadyState, r, w) -> dict:
-    """The household block along price paths (nonlinear): {"A": (T,), "C": (T,)}.
+def household_path(ss: SteadyState, X: dict) -> dict:
+    """The household block along input paths (nonlinear): {"A": (T,), "C": (T,)}.
 
-    r, w: (T,) the interest rate (return on assets carried into t) and wage at dates 0..T-1; after T
-    households expect the steady state. Differentiable (``jax.jacfwd`` gives :func:`jacobians_direct`).
+    X: {name: (T,) levels at dates 0..T-1}: ``"U"`` (the market's unknown as date t's prices read it:
+    K_{t-1} for capital, r_t for a rate; default its steady state), parameters of the economy, ``"z"``.
+    After T households expect the steady state. Differentiable (``jax.jacfwd`` gives :func:`jacobians_direct`).
     """
+    T = int(np.shape(next(iter(X.values())))[0])
     with jax.enable_x64(True):
-        A, C, _, _ = _household_path_jit(ss, jnp.asarray(r, jnp.float64), jnp.asarray(w, jnp.float64))
+        A, C, _, _ = _household_path_jit(ss, _inputs(ss, X, T))
     return {"A": A, "C": C}
 
 
 # --- Jacobians -------------------------------------------------------------------------------------------
-def _fake_news(ss: SteadyState, T: int):
+def _fake_news(ss: SteadyState, T: int, names: tuple):
     """Household Jacobians {output: {input: (T, T)}} by the fake-news algorithm with JAX derivatives."""
     n, m = ss.a_next.shape
-    _, step_lin = jax.linearize(lambda Va, r, w: _step(ss, Va, r, w), ss.Va, ss.r, ss.w)
-    _, push_lin = jax.linearize(lambda a_next: _push(ss, ss.mu, a_next), ss.a_next)
+    x_ss = {k: ss.input_value(k) for k in names}
+    _, step_lin = jax.linearize(lambda Va, x: _step(ss, Va, x), ss.Va, x_ss)
+    _, push_lin = jax.linearize(lambda a_next: push_savings(ss.game, ss.mu, a_next), ss.a_next)
     zero_v = jnp.zeros_like(ss.Va)
-    zero = jnp.zeros_like(ss.r)
+    zero_x = {k: jnp.zeros_like(v) for k, v in x_ss.items()}
 
-    def sweep(dr, dw):
+    def sweep(dx):
         # s = 0: the direct effect of the date-0 input; s >= 1: the date-1 marginal value's effect.
-        dVa0, da0, dc0 = step_lin(zero_v, dr, dw)
+        dVa0, da0, dc0 = step_lin(zero_v, dx)
 
         def body(dVa, _):
-            dVa_new, da, dc = step_lin(dVa, zero, zero)
+            dVa_new, da, dc = step_lin(dVa, zero_x)
             return dVa_new, (da, dc)
 
         _, (da, dc) = jax.lax.scan(body, dVa0, None, length=T - 1)
         return jnp.concatenate([da0[None], da]), jnp.concatenate([dc0[None], dc])
 
-    one = jnp.ones_like(ss.r)
-    da_r, dc_r = sweep(one, zero)
-    da_w, dc_w = sweep(zero, one)
-    da = jnp.stack([da_r, da_w])  # (input, s, n, m)
-    dc = jnp.stack([dc_r, dc_w])
+    units = [
+        {k: jnp.ones_like(v) if k == name else jnp.zeros_like(v) for k, v in x_ss.items()} for name in names
+    ]
+    swept = [sweep(u) for u in units]
+    da = jnp.stack([s[0] for s in swept])  # (input, s, n, m)
+    dc = jnp.stack([s[1] for s in swept])
     dD1 = jax.vmap(jax.vmap(push_lin))(da)  # (input, s, n, m)
-
-    kern = policy_kernel(ss.game, ss.a_next)
+    kern = savings_kernel(ss.game, ss.a_next)
 
     def expectations(y):
         def body(E, _):
-            return _expect(ss, E, kern), E
+            return expect_savings(ss.game, E, kern), E
 
         _, Es = jax.lax.scan(body, y, None, length=T - 1)
         return Es  # E_0..E_{T-2}, (T - 1, n, m)
 
+    k_in = len(names)
     out = {}
     for name, y, dy in (("A", ss.a_next, da), ("C", ss.c, dc)):
         Es = expectations(y).reshape(T - 1, n * m)
         F0 = jnp.einsum("ij,xsij->xs", ss.mu, dy)  # (input, s)
-        Ft = jnp.einsum("tk,xsk->xts", Es, dD1.reshape(2, T, n * m))  # (input, T - 1, s)
+        Ft = jnp.einsum("tk,xsk->xts", Es, dD1.reshape(k_in, T, n * m))  # (input, T - 1, s)
         F = jnp.concatenate([F0[:, None, :], Ft], axis=1)  # (input, t, s)
 
         def accumulate(prev, row):
@@ -376,109 +488,136 @@ def _fake_news(ss: SteadyState, T: int):
 
         _, J = jax.lax.scan(accumulate, jnp.zeros_like(F[:, 0, :]), jnp.swapaxes(F, 0, 1))
         J = jnp.swapaxes(J, 0, 1)  # (input, t, s)
-        out[name] = {"r": J[0], "w": J[1]}
+        out[name] = {k: J[i] for i, k in enumerate(names)}
     return out
 
 
-def jacobians(ss: SteadyState, T: int = 300) -> dict:
-    """Household-block Jacobians by the fake-news algorithm: {"A": {"r": J, "w": J}, "C": {...}}.
+def _names(shocks) -> tuple:
+    return ("U", *[k for k in shocks if k != "U"])
 
-    J[t, s] = d(output_t) / d(input_s), (T, T), in levels (A and C in model units per unit of r or w).
+
+def jacobians(ss: SteadyState, T: int = 300, shocks=()) -> dict:
+    """Household-block Jacobians by the fake-news algorithm: {"A": {input: J}, "C": {...}}.
+
+    Inputs: "U" (the market's unknown as date t's prices read it) and each name in ``shocks``.
+    J[t, s] = d(output_t) / d(input_s), (T, T), in levels (A and C in model units per unit of the input).
     """
     with jax.enable_x64(True):
-        return _fake_news_jit(ss, T)
+        return _fake_news_jit(ss, T, _names(shocks))
 
 
-def jacobians_direct(ss: SteadyState, T: int) -> dict:
+def jacobians_direct(ss: SteadyState, T: int, shocks=()) -> dict:
     """The same Jacobians by ``jax.jacfwd`` through :func:`household_path` (T forward passes of the
     whole T-period path: O(T^2) EGM steps; for tests and small T)."""
+    names = _names(shocks)
     with jax.enable_x64(True):
-        r = jnp.full((T,), ss.r)
-        w = jnp.full((T,), ss.w)
+        X = {k: jnp.full((T,), ss.input_value(k)) for k in names}
 
-        def f(r, w):
-            A, C, _, _ = _household_path(ss, r, w)
+        def f(X):
+            A, C, _, _ = _household_path(ss, X)
             return {"A": A, "C": C}
 
-        Jr = jax.jit(jax.jacfwd(f, argnums=(0, 1)))(r, w)
-        return {o: {"r": Jr[o][0], "w": Jr[o][1]} for o in OUTPUTS}
-
-
-def firm_path(ss: SteadyState, K, z) -> dict:
-    """Firm and prices along a path: K (T,) end-of-period capital (K_{-1} = K_ss), z (T,) log TFP
-    deviations; returns {"r", "w", "Y"} (T,) with production at t using K_{t-1}."""
-    model = ss.model
-    K_lag = jnp.concatenate([ss.K[None], K[:-1]])
-    Z = ss.Z * jnp.exp(z)
-    r, w = model.factor_prices(K_lag, ss.L, Z)
-    Y = Z * K_lag**model.alpha * ss.L ** (1.0 - model.alpha)
-    return {"r": r, "w": w, "Y": Y}
+        return jax.jit(jax.jacfwd(f))(X)
 
 
 def ge_jacobians(ss: SteadyState, J: dict) -> dict:
-    """General-equilibrium responses to log TFP: {X: G_X (T, T)} for X in K, A, r, w, Y, C, z.
+    """General-equilibrium responses {input: {X: G (T, T)}}: dX = G dtheta for a path of each shocked input.
 
-    dX = G_X dz for a path dz of log TFP deviations (dz_t = dZ_t / Z_ss). K is end-of-period capital
-    (sequence-jacobian's K_t; it equals A_t in equilibrium)."""
+    X runs over the unknown (``"K"`` end-of-period capital, sequence-jacobian's K_t, or the rate), every
+    scalar aggregate and price of the model, A and C; "H_U" is the market-clearing Jacobian in the unknown.
+    """
     with jax.enable_x64(True):
         return _ge_jit(ss, J)
 
 
 def _ge(ss: SteadyState, J: dict) -> dict:
-    T = J["A"]["r"].shape[0]
-    K0 = jnp.full((T,), ss.K)
-    z0 = jnp.zeros((T,), K0.dtype)
-    jac = jax.jacfwd(lambda K, z: firm_path(ss, K, z), argnums=(0, 1))(K0, z0)
-    H_K = J["A"]["r"] @ jac["r"][0] + J["A"]["w"] @ jac["w"][0] - jnp.eye(T, dtype=K0.dtype)
-    H_z = J["A"]["r"] @ jac["r"][1] + J["A"]["w"] @ jac["w"][1]
-    G = {"K": -jnp.linalg.solve(H_K, H_z)}
-    G["A"] = G["K"]
-    for x in ("r", "w", "Y"):
-        G[x] = jac[x][0] @ G["K"] + jac[x][1]
-    G["C"] = J["C"]["r"] @ G["r"] + J["C"]["w"] @ G["w"]
-    G["z"] = jnp.eye(T, dtype=K0.dtype)
-    G["H_K"] = H_K
-    return G
+    names = tuple(J["A"])
+    T = J["A"]["U"].shape[0]
+    eye = jnp.eye(T, dtype=ss.Va.dtype)
+    lag = jnp.eye(T, k=-1, dtype=ss.Va.dtype) if ss.capital else eye  # dU_t as date t's prices read it
+    x_ss = {k: ss.input_value(k) for k in names}
+    dP = jax.jacfwd(lambda x: _price_map(ss, x))(x_ss)  # {price: {input: scalar}}
+    dS = jax.jacfwd(lambda x: _supply(ss, x))(x_ss)  # {input: scalar}
+    if ss.capital:  # H_t = A_t(K_{t-1}, ...) - K_t
+        H_U = J["A"]["U"] @ lag - eye
+    else:  # H_t = A_t(r_t, ...) - S_t(r_t, ...)
+        H_U = J["A"]["U"] - dS["U"] * eye
+    lu = jax.scipy.linalg.lu_factor(H_U)
+    out = {"H_U": H_U}
+    for k in names:
+        if k == "U":
+            continue
+        H_k = J["A"][k] - dS[k] * eye
+        G_U = -jax.scipy.linalg.lu_solve(lu, H_k)
+        dU_in = lag @ G_U  # the unknown as date t reads it
+        G = {ss.unknown: G_U}
+        for price, d in dP.items():
+            if price == ss.unknown and ss.capital:
+                continue
+            G[price] = d["U"] * dU_in + d[k] * eye
+        G["A"] = J["A"]["U"] @ dU_in + J["A"][k]
+        G["C"] = J["C"]["U"] @ dU_in + J["C"][k]
+        G[k] = eye
+        out[k] = G
+    return out
 
 
-def linear_irf(G: dict, dz) -> dict:
-    """First-order level responses {X: dX (T,)} to a log-TFP path dz (T,): dX = G_X dz."""
-    dz = jnp.asarray(dz)
-    return {k: v @ dz for k, v in G.items() if k != "H_K"}
+def linear_irf(G: dict, shocks: dict) -> dict:
+    """First-order level responses {X: dX (T,)} to input paths {name: (T,)} (the responses add up)."""
+    out = {}
+    for name, path in shocks.items():
+        path = jnp.asarray(path)
+        for X, g in G[name].items():
+            out[X] = out.get(X, 0.0) + g @ path
+    return out
 
 
 # --- the nonlinear perfect-foresight transition ------------------------------------------------------------
-def _residual(ss: SteadyState, K, z):
-    p = firm_path(ss, K, z)
-    A, C, a_path, c_path = _household_path(ss, p["r"], p["w"])
-    return A - K, {"K": K, "A": A, "C": C, **p}
+def _path_inputs(ss: SteadyState, U, shocks: dict) -> dict:
+    """Input paths from the unknown's path (T,) and the shocks' level deviations."""
+    U_in = jnp.concatenate([ss.U[None], U[:-1]]) if ss.capital else U
+    X = {"U": U_in}
+    for k, d in shocks.items():
+        X[k] = ss.input_value(k) + d
+    return X
+
+
+def _residual(ss: SteadyState, U, shocks: dict):
+    X = _path_inputs(ss, U, shocks)
+    A, C, _, _ = _household_path(ss, X)
+    S = U if ss.capital else jax.vmap(lambda x: _supply(ss, x))(X)
+    prices = jax.vmap(lambda x: _price_map(ss, x))(X)
+    if ss.capital:
+        prices.pop(ss.unknown)  # date t reads K_{t-1}; the path reports end-of-period K
+    return A - S, {**prices, ss.unknown: U, "A": A, "C": C}
 
 
 def nonlinear_transition(
-    ss: SteadyState, dz, H_K=None, *, tol: float = 1e-11, max_iter: int = 30, J: dict | None = None
+    ss: SteadyState, shocks: dict, H_U=None, *, tol: float = 1e-11, max_iter: int = 30, J: dict | None = None
 ) -> dict:
-    """The exact perfect-foresight transition after a log-TFP path dz (T,): solves
-    A_t(r(K, z), w(K, z)) = K_t for the capital path by quasi-Newton steps K <- K - H_K^{-1} H(K)
-    with the steady-state Jacobian H_K (sequence-jacobian's ``solve_impulse_nonlinear``).
+    """The exact perfect-foresight transition after input paths ``shocks`` {name: (T,) level deviations}:
+    solves A_t = S_t for the unknown's path by quasi-Newton steps U <- U - H_U^{-1} H(U) with the
+    steady-state Jacobian H_U (sequence-jacobian's ``solve_impulse_nonlinear``).
 
-    Returns {X: level path (T,)} for K, A, C, r, w, Y, plus "iterations" and "residual"
-    (max |A_t - K_t|, model units). Raises :class:`ConvergenceError` when ``max_iter`` is reached.
+    Returns {X: level path (T,)} for the unknown, A, C and every price, plus "iterations" and
+    "residual" (max |A_t - S_t|, model units). Raises :class:`ConvergenceError` at ``max_iter``.
     """
     with jax.enable_x64(True):
-        dz = jnp.asarray(dz, jnp.float64)
-        T = dz.shape[0]
-        if H_K is None:
-            H_K = ge_jacobians(ss, J if J is not None else jacobians(ss, T))["H_K"]
-        lu = jax.scipy.linalg.lu_factor(H_K)
-        K = jnp.full((T,), ss.K)
+        shocks = {k: jnp.asarray(v, jnp.float64) for k, v in shocks.items()}
+        T = next(iter(shocks.values())).shape[0]
+        if H_U is None:
+            J = J if J is not None else jacobians(ss, T, tuple(shocks))
+            H_U = ge_jacobians(ss, J)["H_U"]
+        lu = jax.scipy.linalg.lu_factor(H_U)
+        U = jnp.full((T,), ss.U)
         for it in range(1, max_iter + 1):
-            H, path = _residual_jit(ss, K, dz)
+            H, path = _residual_jit(ss, U, shocks)
             err = float(jnp.max(jnp.abs(H)))
             if err < tol:
                 out = {k: np.asarray(v) for k, v in path.items()}
                 out.update(iterations=it - 1, residual=err)
                 return out
-            K = K - jax.scipy.linalg.lu_solve(lu, H)
+            U = U - jax.scipy.linalg.lu_solve(lu, H)
     raise ConvergenceError(
         f"nonlinear_transition: the market-clearing residual is still {err:.3g} after {max_iter} "
         "quasi-Newton steps. Fix: a smaller shock, a longer T, or raise max_iter."
@@ -487,34 +626,43 @@ def nonlinear_transition(
 
 # --- tables -----------------------------------------------------------------------------------------------
 def irf_table(
-    ss: SteadyState, dX: dict, horizon: int, shock: str = "", method: str = "linear"
+    ss: SteadyState, dX: dict, horizon: int, shock: str = "", method: str = "linear", inputs=()
 ) -> pd.DataFrame:
     """An IRF table in :func:`hetmacro.report.irf`'s format (built by :func:`hetmacro.report.irf_frame`)
-    from level deviations in sequence dating.
+    from level deviations along t = 0..T-1 in sequence dating.
 
-    ``dX`` holds level deviations along t = 0..T-1 for z, K (end-of-period), r, w, Y, C. The table is in
-    the Game's dating: index ``h``; ``K (%)`` is capital used in production at h (so K at h = the
-    end-of-period K at h - 1, and 0 at h = 0); ``r (pp)`` percentage points; ``w``, ``Y``, ``C`` percent
-    of the steady state; ``z (level)`` the log-TFP deviation.
+    ``dX`` holds the shocked ``inputs``' paths and the outputs of :func:`linear_irf`. The table is in the
+    Game's dating: index ``h``; the households' assets at the start of date h (the capital in production,
+    ``K``, or ``A`` for an asset in given supply) are the end-of-period assets of h - 1 (0 at h = 0); rates
+    in percentage points; other quantities in percent of the steady state; the shocked inputs as level
+    deviations. Outputs that do not move at all (labour with exogenous hours, a zero transfer) are left out.
     """
     from ..report import irf_frame
 
     H = horizon + 1
-    dev = {
-        "z": np.asarray(dX["z"])[:H],
-        "K": np.concatenate([[0.0], np.asarray(dX["K"])[: H - 1]]),
-        **{k: np.asarray(dX[k])[:H] for k in ("r", "w", "Y", "C")},
-    }
-    level = {"z": 0.0, **{k: float(getattr(ss, k)) for k in ("K", "r", "w", "Y", "C")}}
+    held = ss.unknown if ss.capital else "A"
+    steady = ss.aggregates()
+    steady[ss.unknown] = steady.get(ss.unknown, float(ss.U))
+    order = [*inputs, ss.unknown, *[k for k in ss.values if k != ss.unknown], "A", "C"]
+    dev, level = {}, {}
+    for k in dict.fromkeys(order):
+        if k not in dX or (ss.capital and k == "A"):  # A = K in equilibrium
+            continue
+        v = np.asarray(dX[k], np.float64)
+        v = np.concatenate([[0.0], v[: H - 1]]) if k == held else v[:H]
+        if k not in inputs and not np.any(v):
+            continue
+        dev[k] = v
+        level[k] = float(ss.input_value(k)) if k in inputs else steady[k]
     baseline = {k: np.full(H, level[k]) for k in dev}
     shocked = {k: level[k] + dev[k] for k in dev}
-    frame = irf_frame(baseline, shocked, levels=("z",))
+    frame = irf_frame(baseline, shocked, levels=tuple(inputs))
     frame.attrs.update(
         {
             "description": "first-order (sequence-space) response to an unanticipated, then perfectly "
-            "foreseen, log-TFP path: deviation from the steady state",
+            "foreseen, path of the shocked inputs: deviation from the steady state",
             "shock": shock,
-            "index": "h: periods since the shock (date h); K (%) is capital used in production at h",
+            "index": f"h: periods since the shock (date h); {held} is the households' assets at the start of h",
             "method": method,
             "model": type(ss.model).__name__,
         }
@@ -524,16 +672,13 @@ def irf_table(
 
 # --- the linear policy as a game policy ----------------------------------------------------------------
 class LinearPolicy(eqx.Module):
-    """The first-order policy as a Game policy ``(carry, agg) -> (carry, pi)``.
+    """The first-order savings rule after a history of log-TFP innovations, as a savings rule.
 
-    By certainty equivalence the first-order savings rule after a history of log-TFP innovations
-    eps_t = z_t - rho z_{t-1} is a'_t(a, e) = a'_ss(a, e) + sum_{k < H} Phi_k(a, e) eps_{t-k}, with
-    Phi_k the policy's response k periods after a unit innovation (the perfect-foresight IRF of the
-    policy; the response to a shock dies out well before H). The carry holds the last H innovations and
-    z_{t-1}. Consumption is what the budget at the Game's actual prices leaves,
-    c = (1 + r_t) a + y_t - a'; the consumption share s = c / x (x: cash on hand beyond a_min) is split
-    between the two neighbouring points of the Game's action grid so that E[s] = s (so E[a'] is exact;
-    shares outside the grid's range are clipped to its ends).
+    By certainty equivalence the first-order savings rule after innovations eps_t = z_t - rho z_{t-1} is
+    a'_t(a, e) = a'_ss(a, e) + sum_{k < H} Phi_k(a, e) eps_{t-k}, with Phi_k the policy's response k
+    periods after a unit innovation (the perfect-foresight IRF of the policy; the response to a shock
+    dies out well before H). The carry holds the last H innovations and z_{t-1}. As a Game policy
+    (:class:`~hetmacro.savings.rules.GamePolicy`) the savings are mapped onto the consumption-share grid.
 
     The policy reads the TFP history from ``agg.z``; households could equally infer it from the price
     signals' history.
@@ -542,6 +687,7 @@ class LinearPolicy(eqx.Module):
     a_ss: jnp.ndarray
     Phi: jnp.ndarray
     rho: jnp.ndarray
+    kind = "linear"
 
     def init_carry(self):
         # numpy zeros keep the policy's dtype even when called outside ``jax.enable_x64``
@@ -556,163 +702,154 @@ class LinearPolicy(eqx.Module):
         a_next = self.a_ss + jnp.tensordot(eps_hist, self.Phi, axes=1)
         return (eps_hist, z), a_next
 
-    def __call__(self, carry, agg, game=None):
-        raise TypeError("LinearPolicy needs the game: use game_policy(policy, game).")
+    def spec(self) -> dict:
+        return {"lags": int(self.Phi.shape[0])}
+
+    @classmethod
+    def from_spec(cls, game: Game, lags: int) -> LinearPolicy:
+        """The rule's structure for ``game`` (its arrays are restored by the caller)."""
+        n, m = game.n, game.m
+        dtype = jnp.float64 if game.dtype == jnp.float64 else game.dtype
+        return cls(jnp.zeros((n, m), dtype), jnp.zeros((lags, n, m), dtype), jnp.zeros((), dtype))
 
 
-def savings_to_actions(game: Game, agg, a_next):
-    """Action probabilities (n, m, A) on the Game's consumption-share grid for a savings policy a'.
-
-    The Game's transition is a' = a_min + (1 - s) x with x = (1 + r) a + y(e) - a_min, so the share is
-    s = 1 - (a' - a_min) / x; it is split linearly between the two neighbouring action values (mass
-    preserving E[s]), clipped to [s_0, s_{A-1}].
-    """
-    model = game.model
-    a = game.grid.points[:, None]
-    e = game.chain.values[None, :]
-    x = (1.0 + agg.r) * a + model.income(e, agg.values) - model.a_min
-    s = 1.0 - (a_next - model.a_min) / jnp.maximum(x, 1e-300)
-    vals = game.actions.values
-    s = jnp.clip(s, vals[0], vals[-1])
-    A = vals.shape[0]
-    if A == 1:
-        return jnp.ones(a_next.shape + (1,), a_next.dtype)
-    i = jnp.clip(jnp.searchsorted(vals, s, side="right") - 1, 0, A - 2)
-    t = (s - vals[i]) / (vals[i + 1] - vals[i])
-    return (
-        jax.nn.one_hot(i, A, dtype=a_next.dtype) * (1 - t)[..., None]
-        + jax.nn.one_hot(i + 1, A, dtype=a_next.dtype) * t[..., None]
-    )
-
-
-class GamePolicy(eqx.Module):
-    """A savings rule with ``savings(carry, agg) -> (carry, a')`` as a Game policy on the action grid
-    (:func:`savings_to_actions`): ``policy(carry, agg) -> (carry, pi)``."""
-
-    rule: eqx.Module
-    game: Game
-
-    def init_carry(self):
-        return self.rule.init_carry()
-
-    def __call__(self, carry, agg):
-        carry, a_next = self.rule.savings(carry, agg)
-        return carry, savings_to_actions(self.game, agg, a_next)
-
-
-def _policy_responses(ss: SteadyState, dr, dw):
-    """da'_t (T, n, m): the policy path's first-order response to price deviations dr, dw (T,)."""
-    T = dr.shape[0]
-    r0 = jnp.full((T,), ss.r)
-    w0 = jnp.full((T,), ss.w)
-    _, da = jax.jvp(lambda r, w: _household_path(ss, r, w)[2], (r0, w0), (dr, dw))
+def _policy_responses(ss: SteadyState, dX: dict, T: int):
+    """da'_t (T, n, m): the policy path's first-order response to input deviations dX {name: (T,)}."""
+    X0 = {k: jnp.full((T,), ss.input_value(k)) for k in dX}
+    _, da = jax.jvp(lambda X: _household_path(ss, X)[2], (X0,), (dX,))
     return da
 
 
 # --- jitted cores ------------------------------------------------------------------------------------------
 _step_jit = jax.jit(_step)
 _household_path_jit = jax.jit(_household_path)
-_fake_news_jit = jax.jit(_fake_news, static_argnums=1)
+_fake_news_jit = jax.jit(_fake_news, static_argnums=(1, 2))
 _ge_jit = jax.jit(_ge)
 _residual_jit = jax.jit(_residual)
-_policy_responses_jit = jax.jit(_policy_responses)
+_policy_responses_jit = jax.jit(_policy_responses, static_argnums=2)
 _linear_irf_jit = jax.jit(linear_irf)
 
 
 # --- the solver -----------------------------------------------------------------------------------------
-def solve_linear(
-    model,
-    *,
-    T: int = 300,
-    shock_size: float = 0.01,
-    shock_rho: float | None = None,
-    horizon: int = 40,
-    calibrate_to: dict | None = None,
-    steady_state_solution: Solution | None = None,
-    policy_lags: int | None = None,
-    nonlinear: bool = False,
-    verbose: bool = False,
-    **stationary_options,
-) -> Solution:
-    """First-order sequence-space impulse responses to a TFP shock around the stationary equilibrium.
+def _shock_paths(model, config, T: int) -> tuple[dict, str]:
+    """{input: (T,) level deviations} and a description, from the configuration's shock."""
+    shock = config.shock
+    if isinstance(shock, dict):
+        paths = {k: np.asarray(v, np.float64).reshape(-1) for k, v in shock.items()}
+        for k, v in paths.items():
+            if v.size > T:
+                raise ValueError(f"linear: the shock path for {k!r} has {v.size} dates, more than T = {T}.")
+            paths[k] = np.concatenate([v, np.zeros(T - v.size)])
+        label = "user-supplied paths of " + ", ".join(sorted(paths))
+    else:
+        if not isinstance(shock, str):
+            raise TypeError(f"linear: shock = {shock!r}: give a name ('z', 'beta', ...) or a dict of paths.")
+        noise = model.common_noise()
+        if config.shock_rho is not None:
+            rho = float(config.shock_rho)
+        elif shock == "z" and isinstance(noise, AR1):
+            rho = float(noise.rho)
+        else:
+            rho = 0.9
+        paths = {shock: config.shock_size * rho ** np.arange(T, dtype=np.float64)}
+        what = "log TFP" if shock == "z" else shock
+        label = f"{what} path d{shock}_t = {config.shock_size:g} x {rho:g}^t (level deviation)"
+    for k in paths:
+        if k == "z":
+            continue
+        value = getattr(model, k, None)
+        if k == "U" or not eqx.is_array(value) or np.ndim(value) != 0:
+            params = sorted(f.name for f in dataclasses.fields(model) if eqx.is_array(getattr(model, f.name)))
+            raise ValueError(
+                f"linear: {type(model).__name__} has no scalar parameter {k!r} to shock; its parameters are "
+                f"{params} (declared with param), or 'z' for an AR(1) common noise."
+            )
+    return paths, label
+
+
+def solve_linear(model, config) -> Solution:
+    """First-order sequence-space impulse responses to a shock around the stationary equilibrium.
 
     Args:
-        model: an Aiyagari-family model with exogenous labour (e.g. ``KrusellSmith`` with
-            ``tfp_process="ar1"``); its aggregate risk is switched off for the steady state.
-        T: truncation horizon of the sequence space (households expect the steady state after T).
-        shock_size, shock_rho: the log-TFP path dz_t = shock_size shock_rho^t (default rho: the model's
-            ``tfp_rho``), i.e. dZ_t = shock_size Z shock_rho^t to first order.
-        horizon: dates reported in the IRF table.
-        calibrate_to: e.g. ``{"r": 0.01, "Y": 1.0}``: first calibrate beta and Z (:func:`calibrate`).
-        steady_state_solution: a 'stationary' Solution to linearise around (skips that solve).
-        policy_lags: H of :class:`LinearPolicy` (default min(T, 200)).
-        nonlinear: also solve the nonlinear perfect-foresight transition for the same shock
-            (``info["nonlinear_irf"]``, same table format).
-        stationary_options: passed to ``solve_stationary``.
+        model: a :class:`~hetmacro.SavingsEconomy` (e.g. ``KrusellSmith`` with ``tfp_process="ar1"``);
+            its ``without_aggregate_risk()`` is the steady state.
+        config: a :class:`hetmacro.Linear`: the truncation T, the shock (``"z"``, any parameter's name,
+            or a dict of paths) and its size and persistence, the horizon reported, an optional
+            calibration, steady state and nonlinear check.
 
     Returns:
-        A :class:`~hetmacro.Solution` (method ``"linear"``): ``aggregates`` the steady state (r, w, K,
-        L, Y, C; first-order means equal it); ``info["irf"]`` the IRF table (:func:`irf_table`);
-        ``info["G"]`` the GE Jacobians (T, T) to log TFP (:func:`ge_jacobians`); ``info["J"]`` the
-        household Jacobians; ``info["mu"]`` the stationary distribution; ``policy`` the first-order
-        savings rule as a Game policy (:class:`LinearPolicy` via :class:`GamePolicy`) when the model's
-        common noise is an AR(1) in log TFP, else the steady-state policy dict; ``timings`` in seconds
-        (``steady_state``, ``compile`` (Jacobians and GE, compiled ahead of time), ``jacobians``,
-        ``ge``, ``irf``, ``total``).
+        A :class:`~hetmacro.Solution` (method ``"linear"``): ``aggregates`` the steady state (first-order
+        means equal it); ``stationary`` the stationary distribution; ``result``
+        (:class:`~hetmacro.results.LinearResult`: the IRF table, the shock paths, the GE and household
+        Jacobians, the nonlinear check); ``policy`` the first-order savings rule as a Game policy when the
+        shock is the AR(1) common noise z, else the steady-state policy dict; ``timings`` in seconds
+        (``steady_state``, ``compile``, ``jacobians``, ``ge``, ``irf``, ``total``).
     """
     t0 = time.perf_counter()
     _check_model(model)
-    if calibrate_to is not None:
-        model, ss = calibrate(model, **calibrate_to)
+    T = int(config.T)
+    paths, label = _shock_paths(model, config, T)
+    names = tuple(paths)
+    if config.calibrate_to is not None:
+        model, ss = calibrate(model, shocks=names, **config.calibrate_to)
     else:
-        ss = steady_state(
-            steady_state_solution if steady_state_solution is not None else model, **stationary_options
-        )
+        ss = steady_state(model, config.stationary, names, solution=config.steady_state)
     t_ss = time.perf_counter()
     with jax.enable_x64(True):
-        fake = _fake_news_jit.lower(ss, T).compile()
-        J_shapes = jax.eval_shape(lambda s: _fake_news(s, T), ss)
+        all_names = _names(names)
+        fake = _fake_news_jit.lower(ss, T, all_names).compile()
+        J_shapes = jax.eval_shape(lambda s: _fake_news(s, T, all_names), ss)
         ge = _ge_jit.lower(ss, J_shapes).compile()
         t_compiled = time.perf_counter()
         J = jax.block_until_ready(fake(ss))
         t_J = time.perf_counter()
         G = jax.block_until_ready(ge(ss, J))
         t_G = time.perf_counter()
-        rho = float(shock_rho if shock_rho is not None else getattr(model, "tfp_rho", 0.9))
-        dz = shock_size * rho ** jnp.arange(T, dtype=jnp.float64)
-        irf_c = _linear_irf_jit.lower(G, dz).compile()
+        shocks = {k: jnp.asarray(v) for k, v in paths.items()}
+        irf_c = _linear_irf_jit.lower(G, shocks).compile()
         t_irf0 = time.perf_counter()
-        dX = jax.block_until_ready(irf_c(G, dz))
+        dX = jax.block_until_ready(irf_c(G, shocks))
         t_irf = time.perf_counter()
-        label = f"log TFP path dz_t = {shock_size:g} x {rho:g}^t (dZ_t = {shock_size:g} Z {rho:g}^t to first order)"
-        table = irf_table(ss, dX, horizon, label)
-        info = {
-            "irf": table,
-            "G": {k: np.asarray(v) for k, v in G.items()},
-            "J": {o: {i: np.asarray(v) for i, v in d.items()} for o, d in J.items()},
-            "mu": np.asarray(ss.mu),
-            "steady_state": ss,
-            "T": T,
-            "shock": {"size": shock_size, "rho": rho},
-            "beta": float(ss.problem.beta),
-            "Z": float(ss.Z),
-        }
-        if nonlinear:
-            path = nonlinear_transition(ss, dz, G["H_K"])
-            dXn = {k: path[k] - float(getattr(ss, k if k != "A" else "K")) for k in ("K", "r", "w", "Y", "C")}
-            dXn["z"] = dz
-            info["nonlinear_irf"] = irf_table(ss, dXn, horizon, label, method="nonlinear perfect foresight")
-            info["nonlinear_iterations"] = path["iterations"]
+        table = irf_table(ss, {**dX, **shocks}, config.horizon, label, inputs=names)
+        result = LinearResult(
+            irf=table,
+            shocks={k: np.asarray(v) for k, v in paths.items()},
+            G={k: {x: np.asarray(g) for x, g in v.items()} for k, v in G.items() if k != "H_U"},
+            J={o: {i: np.asarray(v) for i, v in d.items()} for o, d in J.items()},
+            T=T,
+            steady_state=ss,
+        )
+        if config.nonlinear:
+            path = nonlinear_transition(ss, shocks, G["H_U"])
+            steady = ss.aggregates()
+            dXn = {
+                k: path[k] - (steady[k] if k in steady else float(ss.U))
+                for k in path
+                if k not in ("iterations", "residual")
+            }
+            result.nonlinear_irf = irf_table(
+                ss,
+                {**dXn, **shocks},
+                config.horizon,
+                label,
+                method="nonlinear perfect foresight",
+                inputs=names,
+            )
+            result.nonlinear_iterations = path["iterations"]
         policy = {"a_next": np.asarray(ss.a_next), "c": np.asarray(ss.c)}
         game = ss.game
-        if isinstance(getattr(model, "common_noise", lambda: None)(), AR1):
-            lags = min(T, 200) if policy_lags is None else int(policy_lags)
-            dXu = linear_irf(G, rho ** jnp.arange(T, dtype=jnp.float64))  # unit innovation
-            Phi = _policy_responses_jit(ss, dXu["r"], dXu["w"])[:lags]
+        if names == ("z",):
+            # The first-order rule reads the innovations of the economy's own AR(1) TFP process.
+            lags = min(T, 200) if config.policy_lags is None else int(config.policy_lags)
+            rho = float(model.common_noise().rho)
+            unit = {"z": jnp.asarray(rho ** np.arange(T, dtype=np.float64))}
+            dU = linear_irf(G, unit)[ss.unknown]
+            dU_in = jnp.concatenate([jnp.zeros((1,)), dU[:-1]]) if ss.capital else dU
+            Phi = _policy_responses_jit(ss, {"U": dU_in, **unit}, T)[:lags]
             game = compile(model, dtype=jnp.float64)
             policy = GamePolicy(LinearPolicy(ss.a_next, Phi, jnp.asarray(rho, jnp.float64)), game)
     t_end = time.perf_counter()
-    if verbose:
+    if config.verbose:
         print(
             f"linear: steady state {t_ss - t0:.2f} s, compile {t_compiled - t_ss:.2f} s, "
             f"Jacobians {t_J - t_compiled:.3f} s, GE {t_G - t_J:.3f} s"
@@ -732,5 +869,6 @@ def solve_linear(
         policy=policy,
         aggregates=ss.aggregates(),
         timings=timings,
-        info=info,
+        stationary=np.asarray(ss.mu),
+        result=result,
     )

@@ -1,4 +1,4 @@
-"""Files: save and load a Solution, and export its tables for colleagues without Python.
+"""The ``.hmx`` file format: write a Solution to a file and read it back.
 
 **The ``.hmx`` format** (no pickle anywhere). Line 1 is a JSON object (UTF-8, one line) that a person
 can read with ``head -1 file.hmx``:
@@ -6,7 +6,8 @@ can read with ``head -1 file.hmx``:
 - ``format`` ("hetmacro-solution"), ``format_version``, ``hetmacro_version``, ``jax_version``;
 - ``model_class`` ("module:QualName"), ``calibration`` (every field of the model: the parameter
   values and the static settings), ``method``, ``seed``, ``options``;
-- the Solution's scalar fields (exploitability and its kind, aggregates, timings, info) and a
+- the Solution's scalar fields (exploitability and its kind, aggregates, timings), its typed result
+  (:mod:`hetmacro.results`) and solver configuration (:mod:`hetmacro.solvers`), and a
   description of every array that follows (``arrays``: shape and dtype), with the byte length and the
   SHA-256 of the array section.
 
@@ -19,8 +20,10 @@ for bit. A network policy (RSPG) is saved when it is an equinox Module whose cla
 ``type(policy).from_spec(game, **spec)`` from a JSON ``spec()``; otherwise the file says it was not
 saved and the reloaded Solution has no policy (tables work, re-simulation does not).
 
-:func:`to_csv` / :func:`to_excel` write every table at once (:func:`tables`) with a README listing
-each table's index, columns and units.
+:func:`save` writes a file, :func:`read_header` reads its JSON header alone, and :func:`read` checks
+and decodes a whole file into the keyword arguments of :class:`~hetmacro.Solution`, which
+:meth:`hetmacro.Solution.load` (``hetmacro.load``) turns into a Solution. This module does not import
+:mod:`hetmacro.solution`.
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ import pandas as pd
 from .game import Flow
 from .model import AggState
 
-__all__ = ["FORMAT", "SolutionFileError", "load", "save", "tables", "to_csv", "to_excel"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "SolutionFileError", "read", "read_header", "save"]
 
 FORMAT = "hetmacro-solution"
 FORMAT_VERSION = 1
@@ -275,7 +278,7 @@ def _decode_model(cls, fields: dict, dec: _Decoder, use64: bool):
     return model
 
 
-# --- save and load -------------------------------------------------------------------------------------------
+# --- save and read -------------------------------------------------------------------------------------------
 def _encode_policy(policy, game, enc: _Encoder):
     if policy is None or isinstance(policy, np.ndarray | jax.Array | dict):
         return enc(policy)
@@ -302,6 +305,57 @@ def _decode_policy(entry, game, dec: _Decoder):
     return eqx.combine(jax.tree.unflatten(treedef, saved), static)
 
 
+def _typed_classes(tag: str) -> dict:
+    if tag == "__result__":
+        from .results import RESULT_TYPES
+
+        return RESULT_TYPES
+    from .solvers import SOLVER_TYPES
+
+    return SOLVER_TYPES
+
+
+def _encode_typed(obj, enc: _Encoder, tag: str):
+    """A typed result or solver configuration: its class name (from an allow-list) and its fields.
+    Transient result fields, and options that cannot be stored (a callback), are left out."""
+    if obj is None:
+        return None
+    if type(obj).__name__ not in _typed_classes(tag):
+        return {"__unsaved__": type(obj).__qualname__}
+    fields = {}
+    for f in dataclasses.fields(obj):
+        if f.metadata.get("transient"):
+            continue
+        value = getattr(obj, f.name)
+        if tag == "__solver__" and type(value).__name__ in _typed_classes(tag):
+            fields[f.name] = _encode_typed(value, enc, tag)
+            continue
+        encoded = enc(value)
+        if isinstance(encoded, dict) and "__unsaved__" in encoded:
+            continue
+        fields[f.name] = encoded
+    return {tag: type(obj).__name__, "fields": fields}
+
+
+def _decode_typed(entry, dec: _Decoder, tag: str):
+    if entry is None or (isinstance(entry, dict) and "__unsaved__" in entry):
+        return None
+    classes = _typed_classes(tag)
+    name = entry.get(tag) if isinstance(entry, dict) else None
+    if name not in classes:
+        raise SolutionFileError(
+            f"the file names an unknown {tag.strip('_')} type {name!r}; known: {sorted(classes)}."
+        )
+    cls = classes[name]
+    known = {f.name for f in dataclasses.fields(cls)}
+    values = {}
+    for k, v in entry["fields"].items():
+        if k not in known:
+            raise SolutionFileError(f"the file's {name} has a field {k!r} that {name} does not have.")
+        values[k] = _decode_typed(v, dec, tag) if isinstance(v, dict) and tag in v else dec(v)
+    return cls(**values)
+
+
 def save(sol, path) -> Path:
     """Write ``sol`` to ``path`` (conventionally ``*.hmx``): a JSON header line, then the arrays.
 
@@ -313,7 +367,7 @@ def save(sol, path) -> Path:
     enc = _Encoder()
     calibration, fields = _encode_model(sol.model, enc)
     game = sol.game
-    info = sol.info if isinstance(sol.info, dict) else {}
+    options = sol.solver.options() if sol.solver is not None else {}
     body = {
         "method": sol.method,
         "game_dtype": None if game is None else str(jnp.dtype(game.dtype)),
@@ -325,7 +379,9 @@ def save(sol, path) -> Path:
         "aggregates": enc(sol.aggregates),
         "history": enc(sol.history_frame),
         "timings": enc(sol.timings),
-        "info": enc(info),
+        "stationary": enc(sol.stationary),
+        "result": _encode_typed(sol.result, enc, "__result__"),
+        "solver": _encode_typed(sol.solver, enc, "__solver__"),
         "model_fields": fields,
     }
     payload = _io.BytesIO()
@@ -339,8 +395,8 @@ def save(sol, path) -> Path:
         "model_class": _class_path(type(sol.model)),
         "calibration": calibration,
         "method": sol.method,
-        "seed": _plain(info.get("seed")),
-        "options": _plain(info.get("options", {k: v for k, v in info.items() if np.ndim(v) == 0})),
+        "seed": _plain(options.get("seed")),
+        "options": _plain({k: v for k, v in options.items() if not callable(v)}),
         "solution": body,
         "arrays": [{"shape": list(a.shape), "dtype": a.dtype.str} for a in enc.arrays],
         "payload_bytes": len(data),
@@ -378,8 +434,13 @@ def _read_header(f, path) -> dict:
     return header
 
 
-def load(path, model_class=None):
-    """Read a Solution written by :func:`save`.
+def read(path, model_class=None) -> dict:
+    """Read and check a Solution file written by :func:`save`: the keyword arguments of ``Solution(...)``.
+
+    Returns {method, model, game, policy, flows, values, exploitability, exploitability_kind,
+    aggregates, history, timings, stationary, result, solver}: the model rebuilt from its class and saved parameters, the
+    game recompiled in the saved precision (None if the Solution had none), everything else decoded
+    from the header and the arrays. :meth:`hetmacro.Solution.load` builds the Solution from them.
 
     Args:
         path: the file.
@@ -391,7 +452,6 @@ def load(path, model_class=None):
             class than ``model_class``.
     """
     from .game import compile
-    from .solution import Solution
 
     with open(path, "rb") as f:
         header = _read_header(f, path)
@@ -425,142 +485,19 @@ def load(path, model_class=None):
     if game_dtype is not None:
         with jax.enable_x64(game_dtype == "float64"):
             game = compile(model, dtype=jnp.dtype(game_dtype))
-    sol = Solution(
-        method=body["method"],
-        model=model,
-        game=game,
-        policy=_decode_policy(body["policy"], game, dec),
-        flows=dec(body["flows"]),
-        values=dec(body["values"]),
-        exploitability=dec(body["exploitability"]),
-        exploitability_kind=body["exploitability_kind"],
-        aggregates=dec(body["aggregates"]),
-        history=dec(body["history"]),
-        timings=dec(body["timings"]),
-        info=dec(body["info"]),
-    )
-    sol.info["loaded_from"] = str(path)
-    return sol
-
-
-# --- export ----------------------------------------------------------------------------------------------------
-def _default_irf(sol):
-    """The IRF to a one-s.d. (else 0.01) shock of each continuous common-noise component, or None."""
-    from . import report
-
-    game = sol.game
-    if game is None or sol.flows is None:
-        return {}
-    out = {}
-    for name, proc in report.noise_components(game.noise).items():
-        sigma = getattr(proc, "sigma", None)
-        if sigma is None or not hasattr(proc, "rho"):
-            continue
-        size = float(sigma) if float(sigma) > 0 else 0.01
-        try:
-            out[name] = sol.irf(shock=name, size=size)
-        except NotImplementedError:
-            return {}
-    return out
-
-
-def tables(sol, irf: bool = True) -> dict:
-    """Every table of a Solution: {name: DataFrame}.
-
-    ``summary``, ``paths``, ``paths_summary``, ``policy_t0`` (the first date, path 0),
-    ``distribution_t<first>``, ``distribution_t<last>`` and ``lorenz_t<last>`` (dates of the flows,
-    0 and T for most solvers), ``inequality`` (the first and last dates, every path),
-    ``history``, and ``irf_<component>`` for each AR(1) common-noise component (one s.d. shock; 0.01
-    when the s.d. is 0) when ``irf`` is True and the policy can be re-simulated.
-    """
-    out = {"summary": sol.summary(), "paths": sol.paths(), "paths_summary": sol.paths(summary=True)}
-    try:
-        out["policy_t0"] = sol.policy_table(t=0 if sol.flows is None else -sol.horizon)
-    except (ValueError, IndexError):
-        pass
-    first = sol.distribution(t=0 if sol.flows is None else -(sol.horizon + 1))
-    out[f"distribution_t{first.attrs['t']}"] = first
-    ineq = {first.attrs["t"]: sol.inequality(t=first.attrs["t"])}
-    if sol.horizon:
-        last = sol.distribution(t=-1)
-        out[f"distribution_t{last.attrs['t']}"] = last
-        ineq[last.attrs["t"]] = sol.inequality(t=-1)
-    try:
-        frame = pd.concat(ineq, names=["t"])
-        dates = sorted(ineq)
-        desc = next(iter(ineq.values())).attrs["description"]
-        frame.attrs = dict(next(iter(ineq.values())).attrs, t=dates, description=desc.split(" at date")[0])
-        out["inequality"] = frame
-        lor = sol.lorenz(t=-1)
-        out[f"lorenz_t{lor.attrs['t']}"] = lor
-    except ValueError:
-        pass
-    history = sol.history()
-    if not history.empty:
-        out["history"] = history
-    if irf:
-        for name, frame in _default_irf(sol).items():
-            out[f"irf_{name}"] = frame
-    return out
-
-
-def _readme(tabs: dict, sol) -> str:
-    lines = [
-        f"hetmacro tables: model {type(sol.model).__name__}, method {sol.method}",
-        "",
-        "Each CSV has its index columns first. Units and meaning:",
-        "",
-    ]
-    for name, frame in tabs.items():
-        idx = ", ".join(str(n) for n in frame.index.names if n is not None) or "row number"
-        lines.append(f"{name}: index ({idx}); {frame.attrs.get('description', '')}")
-        units = frame.attrs.get("units")
-        if isinstance(units, dict):
-            units = "; ".join(f"{k}: {v}" for k, v in units.items())
-        if units:
-            lines.append(f"    units: {units}")
-    return "\n".join(lines) + "\n"
-
-
-def to_csv(sol, folder, irf: bool = True, tables: dict | None = None) -> list[Path]:
-    """Write every table of :func:`tables` as ``<folder>/<name>.csv`` plus a ``README.txt`` of units.
-
-    ``tables``: tables already computed with :func:`tables` (to write them without recomputing).
-    Returns the paths written.
-    """
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    tabs = globals()["tables"](sol, irf=irf) if tables is None else tables
-    written = []
-    for name, frame in tabs.items():
-        p = folder / f"{name}.csv"
-        frame.to_csv(p)
-        written.append(p)
-    readme = folder / "README.txt"
-    readme.write_text(_readme(tabs, sol))
-    written.append(readme)
-    return written
-
-
-def to_excel(sol, path, irf: bool = True) -> Path:
-    """Write every table of :func:`tables` as one sheet of an Excel workbook, plus a README sheet.
-
-    Raises:
-        ImportError: openpyxl is not installed (``pip install openpyxl``; or use :func:`to_csv`).
-    """
-    try:
-        import openpyxl  # noqa: F401
-    except ImportError as err:
-        raise ImportError(
-            "to_excel needs openpyxl, which is not installed: pip install openpyxl (or write CSV files "
-            "with sol.to_csv(folder))."
-        ) from err
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tabs = tables(sol, irf=irf)
-    with pd.ExcelWriter(path, engine="openpyxl") as writer:
-        readme = pd.DataFrame({"README": _readme(tabs, sol).splitlines()})
-        readme.to_excel(writer, sheet_name="README", index=False)
-        for name, frame in tabs.items():
-            frame.to_excel(writer, sheet_name=name[:31])
-    return path
+    return {
+        "method": body["method"],
+        "model": model,
+        "game": game,
+        "policy": _decode_policy(body["policy"], game, dec),
+        "flows": dec(body["flows"]),
+        "values": dec(body["values"]),
+        "exploitability": dec(body["exploitability"]),
+        "exploitability_kind": body["exploitability_kind"],
+        "aggregates": dec(body["aggregates"]),
+        "history": dec(body["history"]),
+        "timings": dec(body["timings"]),
+        "stationary": dec(body["stationary"]),
+        "result": _decode_typed(body["result"], dec, "__result__"),
+        "solver": _decode_typed(body["solver"], dec, "__solver__"),
+    }
