@@ -387,7 +387,7 @@ def print_comparison(res: dict, sz: dict, full_reference: bool) -> None:
         ["linear: GE solve (warm, median)", bc.fmt_seconds(res["linear_warm"]["ge_s"])],
         ["linear: one IRF of 6 series from G (warm)", bc.fmt_seconds(res["linear_warm"]["irf_s"])],
         ["ks: compile + steady state", bc.fmt_seconds(ks.timings["compile"])],
-        [f"ks: {ks.info['iterations']} iterations", bc.fmt_seconds(ks.timings["solve"])],
+        [f"ks: {ks.result.iterations} iterations", bc.fmt_seconds(ks.timings["solve"])],
         ["ks: total wall", bc.fmt_seconds(ks.timings["wall"])],
     ]
     if rspg is not None:

@@ -116,15 +116,21 @@ class Game(eqx.Module):
         return self._over_states(at)
 
     # --- aggregate state --------------------------------------------------------------------------
-    def aggregate_state(self, mu, z, t, fixed: dict | None = None) -> AggState:
+    def aggregates(self, mu) -> dict:
+        """The model's aggregates of the distribution mu (n, m)."""
+        return dict(self.model.aggregates(Distribution(mu, self.grid, self.chain)))
+
+    def aggregate_state(
+        self, mu, z, t, fixed: dict | None = None, aggregates: dict | None = None
+    ) -> AggState:
         """The aggregate state at date t: mu, z, and the model's aggregates and prices.
 
         ``fixed`` holds aggregates at given values instead of computing them from mu (a market's
-        candidate equilibrium: the capital stock the firm demands at a trial interest rate).
+        candidate equilibrium: the capital stock the firm demands at a trial interest rate);
+        ``aggregates`` gives all of them, already computed from mu (:meth:`aggregates`).
         """
         t = jnp.asarray(t, jnp.int32)
-        dist = Distribution(mu, self.grid, self.chain)
-        values = dict(self.model.aggregates(dist))
+        values = self.aggregates(mu) if aggregates is None else dict(aggregates)
         if fixed:
             unknown = sorted(set(fixed) - set(values))
             if unknown:
@@ -394,13 +400,14 @@ def compile(model: Model, dtype=None) -> Game:
         T=None if T is None else int(T),
         dtype=dtype,
     )
-    _validate_runtime(game, name)
-    model.validate(game)
+    agg0 = _validate_runtime(game, name)
+    model.validate(game, agg0)
     return game
 
 
-def _validate_runtime(game: Game, name: str) -> None:
-    """Checks that need the model's functions evaluated once: shapes, initial mass, chain rows."""
+def _validate_runtime(game: Game, name: str) -> AggState:
+    """Checks that need the model's functions evaluated once: shapes, initial mass, chain rows. Returns
+    the date-0 aggregate state (of the key 0), which the model's own checks read."""
     agg = game.reset(jax.random.PRNGKey(0))
     mu = np.asarray(agg.mu)
     if mu.shape != (game.n, game.m):
@@ -417,3 +424,4 @@ def _validate_runtime(game: Game, name: str) -> None:
     check_stochastic(
         f"{name}.chain_transition(z, z')", np.asarray(game.model.chain_transition(agg.z, z1)), atol=1e-5
     )
+    return agg

@@ -31,6 +31,7 @@ Rates are per model period. References: Aiyagari (1994), QJE 109(3); Huggett (19
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 
@@ -57,12 +58,21 @@ class Market(eqx.Module):
         distribution, which the solvers check)."""
         raise NotImplementedError
 
+    def game_at(self, game, r):
+        """The game whose households face rate r (the game itself when the rate follows from aggregates)."""
+        return game
+
+    def rebase(self, game, agg, mu):
+        """The aggregate state at the same rate as ``agg``, the other aggregates read from ``mu``."""
+        raise NotImplementedError
+
     def excess_supply(self, game, agg, mu):
         """(A, S): the households' assets under the stationary distribution ``mu`` and their supply."""
         raise NotImplementedError
 
-    def implied_rate(self, game, A, mu):
-        """The rate at which the market would clear with the households' assets A, or None."""
+    def implied_rate(self, game, A, agg):
+        """The rate at which the market would clear with the households' assets A (the aggregate state
+        ``agg`` gives the other aggregates), or None."""
         return None
 
     def gap(self, r, A, S, implied):
@@ -74,16 +84,17 @@ class Market(eqx.Module):
         stop at loose tolerances there, where only the sign of G matters."""
         return 1e-4
 
-    def lowest_rate(self, game) -> float:
-        """The lower end of the search for r (never evaluated)."""
+    def lowest_rate(self, game, mu) -> float:
+        """The lower end of the search for r (never evaluated); mu gives the other aggregates."""
         raise NotImplementedError
 
     def unknown(self) -> str:
         """The name of what the market's solvers search: an aggregate or a parameter of the model."""
         raise NotImplementedError
 
-    def check(self, game) -> None:
-        """Validate the declaration against the compiled game (raise ValueError naming the fix)."""
+    def check(self, game, agg) -> None:
+        """Validate the declaration against the compiled game and its date-0 aggregate state ``agg``
+        (raise ValueError naming the fix)."""
 
     def stationary_aggregates(self, game, mu) -> dict:
         """The aggregates of ``mu`` that the rate search takes as given (all but the market's unknown)."""
@@ -111,9 +122,9 @@ class CapitalMarket(Market):
     def unknown(self) -> str:
         return self.capital
 
-    def _rate_at(self, game, K, mu):
+    def _rate_at(self, game, K, mu, aggregates=None):
         z = game.stationary_noise()
-        agg = game.aggregate_state(mu, z, 0, fixed={self.capital: K})
+        agg = game.aggregate_state(mu, z, 0, fixed={self.capital: K}, aggregates=aggregates)
         return agg.values[self.rate]
 
     def _scale(self, game):
@@ -121,43 +132,57 @@ class CapitalMarket(Market):
 
     def capital_demand(self, game, r, mu):
         """K^d(r): the capital at which the model's prices give the rate r (the firm's first-order
-        condition), by bisection on log K over [1e-12, 1e12] x the grid's scale (200 halvings: exact to
-        rounding). Assumes r(K) falls as K rises (diminishing returns)."""
+        condition), by bisection on log K over [1e-12, 1e12] x the grid's scale: 64 halvings narrow the 55
+        units of log K to 3e-18, below float64's resolution. Assumes r(K) falls as K rises (diminishing
+        returns)."""
         log_s = jnp.log(self._scale(game))
         lo0, hi0 = log_s + math.log(1e-12), log_s + math.log(1e12)
+        aggregates = game.aggregates(mu)  # the other aggregates: computed once, outside the loop
 
         def step(_, bracket):
             lo, hi = bracket
             mid = 0.5 * (lo + hi)
-            too_little = self._rate_at(game, jnp.exp(mid), mu) > r  # rate above r: the firm wants more
+            too_little = self._rate_at(game, jnp.exp(mid), mu, aggregates) > r  # rate above r: demand more
             return jnp.where(too_little, mid, lo), jnp.where(too_little, hi, mid)
 
         dtype = game.dtype
-        lo, hi = jax.lax.fori_loop(0, 200, step, (lo0.astype(dtype), hi0.astype(dtype)))
+        lo, hi = jax.lax.fori_loop(0, 64, step, (lo0.astype(dtype), hi0.astype(dtype)))
         return jnp.exp(0.5 * (lo + hi))
 
     def at_rate(self, game, r, mu):
         K = self.capital_demand(game, r, mu)
         return game, game.aggregate_state(mu, game.stationary_noise(), 0, fixed={self.capital: K})
 
-    def excess_supply(self, game, agg, mu):
-        dist = Distribution(mu, game.grid, game.chain)
-        A = game.model.aggregates(dist)[self.capital]
-        return A, agg.values[self.capital]
+    def rebase(self, game, agg, mu):
+        return game.aggregate_state(mu, agg.z, agg.t, fixed={self.capital: agg.values[self.capital]})
 
-    def implied_rate(self, game, A, mu):
-        return jnp.where(A > 0, self._rate_at(game, jnp.maximum(A, 1e-300), mu), jnp.inf)
+    def excess_supply(self, game, agg, mu):
+        return game.aggregates(mu)[self.capital], agg.values[self.capital]
+
+    def implied_rate(self, game, A, agg):
+        return jnp.where(A > 0, self._rate_at(game, jnp.maximum(A, 1e-300), agg.mu, agg.values), jnp.inf)
 
     def gap(self, r, A, S, implied):
         return r - implied
 
-    def lowest_rate(self, game) -> float:
-        mu = jnp.asarray(game.reset(jax.random.PRNGKey(0)).mu)
-        return float(self._rate_at(game, jnp.asarray(1e12 * self._scale(game), game.dtype), mu))
+    def _probe_rates(self, game, mu):
+        """(capital stocks, rates) at the distribution mu: three around its mean assets (a check of
+        diminishing returns) and a huge one (the lowest rate). Evaluated op by op: the kernels are those
+        of the game's own aggregate state, already compiled when the game was."""
+        pts = np.asarray(game.grid.points, np.float64)
+        aggregates = game.aggregates(mu)
+        mean = float(Distribution(mu, game.grid, game.chain).mean(game.grid.name))
+        K = max(abs(mean), 0.01 * float(pts[-1] - pts[0])) * np.array([0.5, 1.0, 2.0, 0.0])
+        K[-1] = 1e12 * max(float(np.max(np.abs(pts))), 1.0)
+        rates = [float(self._rate_at(game, jnp.asarray(k, game.dtype), mu, aggregates)) for k in K]
+        return K, np.asarray(rates)
 
-    def check(self, game) -> None:
+    def lowest_rate(self, game, mu) -> float:
+        return float(self._probe_rates(game, mu)[1][-1])
+
+    def check(self, game, agg) -> None:
         name = type(game.model).__name__
-        mu = jnp.asarray(game.reset(jax.random.PRNGKey(0)).mu)
+        mu = agg.mu
         dist = Distribution(mu, game.grid, game.chain)
         values = game.model.aggregates(dist)
         if self.capital not in values:
@@ -173,11 +198,10 @@ class CapitalMarket(Market):
                 f"aggregates() gives {self.capital} = {A:.8g} where the mean of {game.grid.name!r} is "
                 f"{mean:.8g}. Fix: {self.capital} = dist.mean({game.grid.name!r}), or declare another market."
             )
-        pts = np.asarray(game.grid.points, np.float64)
-        K = max(abs(mean), 0.01 * float(pts[-1] - pts[0])) * np.array([0.5, 1.0, 2.0])
-        rates = [float(self._rate_at(game, jnp.asarray(k, game.dtype), mu)) for k in K]
-        if self.rate not in game.aggregate_state(mu, game.stationary_noise(), 0).values:
+        if self.rate not in agg.values:
             raise ValueError(f"{name}.prices() has no {self.rate!r}: the market's rate must be a price.")
+        K, rates = self._probe_rates(game, mu)
+        K, rates = K[:3], rates[:3].tolist()
         if not rates[0] > rates[1] > rates[2]:
             raise ValueError(
                 f"{name}: CapitalMarket({self.capital!r}) needs the rate {self.rate!r} to fall as "
@@ -213,9 +237,15 @@ class AssetSupply(Market):
     def unknown(self) -> str:
         return self.rate
 
+    def game_at(self, game, r):
+        return eqx.tree_at(lambda g: getattr(g.model, self.rate), game, jnp.asarray(r, game.dtype))
+
     def at_rate(self, game, r, mu):
-        game_r = eqx.tree_at(lambda g: getattr(g.model, self.rate), game, jnp.asarray(r, game.dtype))
+        game_r = self.game_at(game, r)
         return game_r, game_r.aggregate_state(mu, game.stationary_noise(), 0)
+
+    def rebase(self, game, agg, mu):
+        return game.aggregate_state(mu, agg.z, agg.t)
 
     def excess_supply(self, game, agg, mu):
         A = Distribution(mu, game.grid, game.chain).mean(game.grid.name)
@@ -229,23 +259,23 @@ class AssetSupply(Market):
         pts = np.asarray(game.grid.points, np.float64)
         return 1e-4 * float(pts[-1] - pts[0])
 
-    def lowest_rate(self, game) -> float:
+    def lowest_rate(self, game, mu) -> float:
         return self.lowest
 
     def stationary_aggregates(self, game, mu) -> dict:
         dist = Distribution(mu, game.grid, game.chain)
         return dict(game.model.aggregates(dist))
 
-    def check(self, game) -> None:
+    def check(self, game, agg) -> None:
         name = type(game.model).__name__
-        value = getattr(game.model, self.rate, None)
+        fields = {f.name for f in dataclasses.fields(game.model)}
+        value = getattr(game.model, self.rate) if self.rate in fields else None
         if not eqx.is_array(value) or np.ndim(value) != 0:
             raise ValueError(
                 f"{name}.market() is an asset in given supply whose rate is the field {self.rate!r}, but "
                 f"{name}.{self.rate} is {value!r}. Fix: declare it as a scalar parameter, "
                 f"{self.rate}: float = hm.param(0.01)."
             )
-        agg = game.reset(jax.random.PRNGKey(0))
         got = agg.values.get(self.rate)
         if got is None or not np.allclose(np.asarray(got), np.asarray(value), rtol=1e-6):
             raise ValueError(

@@ -212,9 +212,9 @@ class Model(eqx.Module):
             "define it to return the economy without it (e.g. dataclasses.replace(self, tfp_sd=0.0))."
         )
 
-    def validate(self, game) -> None:
-        """Checks a family of models makes once its game is compiled (default: none). Raise
-        ``ValueError`` naming what disagrees and the fix."""
+    def validate(self, game, agg) -> None:
+        """Checks a family of models makes once its game is compiled (default: none), given the game and
+        its date-0 aggregate state. Raise ``ValueError`` naming what disagrees and the fix."""
 
     def horizon(self) -> int | None:
         return self.T

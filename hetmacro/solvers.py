@@ -37,16 +37,20 @@ class Solver(eqx.Module):
     _impl = ("", "")  # (module, function) implementing it, imported on first use
 
     def solve(self, model):
-        """Solve ``model``; returns a :class:`~hetmacro.Solution` whose ``solver`` is this configuration."""
-        module, func = self._impl
+        """Solve ``model``; returns a :class:`~hetmacro.Solution` whose ``solver`` is the configuration used."""
+        return self._run(self._impl, model, self)
+
+    def _run(self, impl: tuple, model, config):
+        # Implementations are named, not imported: they import this module for its configurations.
+        module, func = impl
         try:
             fn = getattr(importlib.import_module(module), func)
         except (ImportError, AttributeError) as err:
             raise NotImplementedError(
                 f"method {self.method!r} is not available in this version: {err}"
             ) from err
-        sol = fn(model, self)
-        sol.solver = self
+        sol = fn(model, config)
+        sol.solver = config
         return sol
 
     def options(self) -> dict:
@@ -120,7 +124,11 @@ class Stationary(Solver):
     """
 
     method = "stationary"
-    _impl = ("hetmacro.solvers", "_solve_stationary")
+    #: the implementation of each algorithm
+    IMPLEMENTATIONS = {
+        "egm": ("hetmacro.savings.stationary", "solve_stationary"),
+        "policy iteration": ("hetmacro.mfg.stationary", "solve_stationary_game"),
+    }
     algorithm: str = "auto"
     tol: float | None = None
     hh_tol: float | None = None
@@ -150,6 +158,15 @@ class Stationary(Solver):
             max_evaluations=self.max_evaluations,
             max_iter=self.max_iter,
         )
+
+    def solve(self, model):
+        """EGM where the model declares a savings economy, policy iteration on its game otherwise."""
+        from .savings.economy import SavingsEconomy
+
+        algorithm = self.algorithm
+        if algorithm == "auto":
+            algorithm = "egm" if isinstance(model, SavingsEconomy) else "policy iteration"
+        return self._run(self.IMPLEMENTATIONS[algorithm], model, self.resolved(algorithm))
 
     def resolved(self, algorithm: str) -> Stationary:
         """This configuration for ``algorithm``, with the options left None set to its defaults."""
@@ -360,20 +377,3 @@ def solve(model, method: str | Solver = "dp", **options):
     if unknown:
         raise TypeError(f"solve(method={method!r}): unknown option(s) {unknown}; valid: {valid}.")
     return cls(**options).solve(model)
-
-
-def _solve_stationary(model, config: Stationary):
-    """``Stationary.solve``: EGM where the model declares a savings economy, policy iteration otherwise."""
-    from .savings.economy import SavingsEconomy
-
-    algorithm = config.algorithm
-    if algorithm == "auto":
-        algorithm = "egm" if isinstance(model, SavingsEconomy) else "policy iteration"
-    config = config.resolved(algorithm)
-    if algorithm == "egm":
-        from .savings.stationary import solve_stationary
-
-        return solve_stationary(model, config)
-    from .mfg.stationary import solve_stationary_game
-
-    return solve_stationary_game(model, config)

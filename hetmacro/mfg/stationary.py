@@ -116,10 +116,11 @@ def _evaluate_core(game: Game, market: Market, r, V_init, mu_init, hh_tol, hh_ma
     game_r, agg = market.at_rate(game, r, mu_init)
     V, pi, kern, hh_k, hh_gap = best_response(game_r, agg, V_init, hh_tol, hh_max)
     mu, d_k, d_err = _stationary_under(game_r, pi, kern, mu_init, dist_tol, dist_max)
-    A, S = market.excess_supply(game_r, agg, mu)
-    implied = market.implied_rate(game_r, A, mu)
+    # The same rate, the other aggregates read from the policy's own stationary distribution.
+    agg_new = market.rebase(game_r, agg, mu)
+    A, S = market.excess_supply(game_r, agg_new, mu)
+    implied = market.implied_rate(game_r, A, agg_new)
     implied = jnp.asarray(jnp.nan if implied is None else implied, mu.dtype)
-    _, agg_new = market.at_rate(game, r, mu)
     drift = jnp.max(
         jnp.stack(
             [
@@ -146,6 +147,7 @@ def _evaluate_core(game: Game, market: Market, r, V_init, mu_init, hh_tol, hh_ma
 
 
 _evaluate_jit = eqx.filter_jit(_evaluate_core)
+_at_rate_jit = eqx.filter_jit(lambda market, game, r, mu: market.at_rate(game, r, mu))
 
 
 def _initial_value_at(game, market, r, mu):
@@ -328,14 +330,14 @@ def solve_stationary_game(model, config) -> Solution:
             rec = {"hh_error": float("nan"), "dist_error": float("nan"), "A": None, "S": None}
             evaluations = len(rows)
         else:
-            market.check(game)
+            market.check(game, game.reset(jax.random.PRNGKey(0)))
             F = _PolicyIterationSearch(game, market, hh_tol, dist_tol, max_hh_iter, max_dist_iter)
-            r_lo = float(market.lowest_rate(game))
+            r_lo = float(market.lowest_rate(game, _mu0(game)))
             r_hi = 1.0 / float(game.beta) - 1.0
             r_star, bracket = find_rate(F, r_lo, r_hi, tol, max_evaluations)
             rec = F(r_star)
             mu, V, pi = rec["mu"], rec["V"], rec["pi"]
-            solved_game, agg = market.at_rate(game, jnp.asarray(r_star, jnp.float64), mu)
+            solved_game, agg = _at_rate_jit(market, game, jnp.asarray(r_star, jnp.float64), mu)
             history = pd.DataFrame(F.rows).set_index("evaluation")
             r_bounds = (r_lo, r_hi)
             evaluations = len(F.rows)

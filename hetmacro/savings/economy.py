@@ -40,7 +40,6 @@ a'), used by the game form and by every savings solver.
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -141,7 +140,7 @@ class SavingsEconomy(Model):
         return {"c": self.consumption(share * self.cash_on_hand(s, agg), s.e, agg.values)}
 
     # --- checks at compilation -----------------------------------------------------------------------------
-    def validate(self, game) -> None:
+    def validate(self, game, agg) -> None:
         """The declaration is consistent: the grid starts at the borrowing limit, the utility is one, the
         market fits the aggregates, and any ``transition`` / ``reward`` the class writes itself agrees
         with the one its declarations imply."""
@@ -158,8 +157,7 @@ class SavingsEconomy(Model):
         market = self.market()
         if not isinstance(market, Market):
             raise TypeError(f"{name}.market() must return a hetmacro market, got {type(market).__name__}.")
-        market.check(game)
-        agg = game.reset(jax.random.PRNGKey(0))
+        market.check(game, agg)
         if "r" not in agg.values:
             raise ValueError(f"{name}.prices() must give the rate 'r' households earn on assets.")
         for method in ("transition", "reward"):

@@ -99,6 +99,7 @@ class SteadyState(eqx.Module):
         Va, a_next, c: (n, m) marginal value of assets, savings and goods consumption; mu: (n, m) the
             stationary distribution of a_next; A, C: aggregate assets and consumption.
         unknown: the unknown's name; capital: whether it is capital (read with a one-period lag).
+        names: the model's aggregates and prices in the order it declares them (tables follow it).
     """
 
     problem: SavingsProblem
@@ -115,6 +116,7 @@ class SteadyState(eqx.Module):
     C: jnp.ndarray
     unknown: str = eqx.field(static=True)
     capital: bool = eqx.field(static=True)
+    names: tuple = eqx.field(static=True, default=())
 
     @property
     def model(self):
@@ -125,8 +127,8 @@ class SteadyState(eqx.Module):
         return self.problem.market
 
     def aggregates(self) -> dict:
-        """Every aggregate and price at the steady state, and A, C, as floats."""
-        out = {k: float(v) for k, v in self.values.items()}
+        """Every aggregate and price at the steady state (in the model's order), and A, C, as floats."""
+        out = {k: float(self.values[k]) for k in self.names or self.values}
         out.update(A=float(self.A), C=float(self.C))
         return out
 
@@ -151,7 +153,7 @@ def _economy(ss: SteadyState, x: dict):
     else:
         game = eqx.tree_at(lambda g: getattr(g.model, ss.unknown), game, x["U"])
     z = x["z"] if "z" in x else ss.z
-    return game, game.aggregate_state(ss.mu, z, 0, fixed=fixed)
+    return game, game.aggregate_state(ss.mu, z, 0, aggregates=fixed)  # all held: none computed from mu
 
 
 def _step(ss: SteadyState, Va_next, x: dict):
@@ -185,8 +187,7 @@ def _check_fixed_aggregates(game: Game, market, mu, name: str) -> None:
     """Refuse an economy whose aggregates other than the market's unknown move with the asset distribution:
     the transition holds them at their steady state (exact for moments of the income chain, as labour)."""
     other = jnp.full((game.n, 1), 1.0 / game.n, mu.dtype) * mu.sum(axis=0)[None, :]
-    a = market.stationary_aggregates(game, mu)
-    b = market.stationary_aggregates(game, other)
+    a, b = market.stationary_aggregates(game, mu), market.stationary_aggregates(game, other)
     moving = [k for k in a if jnp.ndim(a[k]) == 0 and not np.isclose(float(a[k]), float(b[k]), rtol=1e-10)]
     if moving:
         raise NotImplementedError(
@@ -196,15 +197,16 @@ def _check_fixed_aggregates(game: Game, market, mu, name: str) -> None:
         )
 
 
-def _build(problem: SavingsProblem, game: Game, r: float, Va, mu, tol=1e-13) -> SteadyState:
-    """A SteadyState at rate r from a converged marginal value Va and distribution mu.
+def _build(problem: SavingsProblem, game: Game, r: float, hh, mu, tol=1e-13) -> SteadyState:
+    """A SteadyState at rate r from a converged household solve ``hh`` (its prices and marginal value
+    Va, the other aggregates read from mu) and the distribution mu.
 
     One more EGM step makes (Va, a', c) a fixed point of the step to the household tolerance; the
     distribution is then re-solved for that exact a'."""
     market = problem.market
     with jax.enable_x64(True):
-        game_r, agg = market.at_rate(problem.game, jnp.float64(r), jnp.asarray(mu))
-        U = agg.values[market.capital] if isinstance(market, CapitalMarket) else jnp.float64(r)
+        steady_values = hh.prices
+        U = jnp.float64(steady_values[market.capital] if isinstance(market, CapitalMarket) else r)
         fixed = market.stationary_aggregates(problem.game, jnp.asarray(mu))
         if not isinstance(market, CapitalMarket):
             game = eqx.tree_at(lambda g: getattr(g.model, market.rate), game, jnp.float64(r))
@@ -216,21 +218,21 @@ def _build(problem: SavingsProblem, game: Game, r: float, Va, mu, tol=1e-13) -> 
             z,
             fixed,
             {},
-            *(jnp.asarray(Va),) * 4,
+            *(jnp.asarray(hh.Va),) * 4,
             jnp.float64(0),
             jnp.float64(0),
             market.unknown(),
             isinstance(market, CapitalMarket),
         )
         x = {"U": U}
-        Va, a_next, c = _step_jit(proto, jnp.asarray(Va), x)
+        Va, a_next, c = _step_jit(proto, jnp.asarray(hh.Va), x)
         mu = jnp.asarray(distribution(problem, a_next, tol=tol, mu_init=mu).mu)
         _check_fixed_aggregates(problem.game, market, mu, type(problem.model).__name__)
         ss = dataclasses.replace(
             proto, Va=Va, a_next=a_next, c=c, mu=mu, A=jnp.sum(mu * a_next), C=jnp.sum(mu * c)
         )
-        values = _price_map(ss, x)
-        expected = {k: v for k, v in agg.values.items() if jnp.ndim(v) == 0}
+        values = _price_map(ss, x)  # in the model's declared order
+        expected = steady_values
         for k, v in expected.items():
             if not np.isclose(float(values[k]), float(v), rtol=1e-9, atol=1e-12):
                 raise ValueError(
@@ -238,7 +240,7 @@ def _build(problem: SavingsProblem, game: Game, r: float, Va, mu, tol=1e-13) -> 
                     f"differs from the economy without aggregate risk ({float(v):.10g}): without_aggregate_risk() "
                     "and the common noise's steady state (z = 0) must give the same prices."
                 )
-        return dataclasses.replace(ss, values=values)
+        return dataclasses.replace(ss, values=values, names=tuple(values))
 
 
 def steady_state(model, stationary=None, shocks=(), solution: Solution | None = None) -> SteadyState:
@@ -263,7 +265,7 @@ def steady_state(model, stationary=None, shocks=(), solution: Solution | None = 
     with jax.enable_x64(True):
         game = _transition_game(model, solution.model, shocks)
         hh = household(problem, r, tol=1e-13, mu=solution.stationary)
-    return _build(problem, game, r, hh.Va, solution.stationary)
+    return _build(problem, game, r, hh, solution.stationary)
 
 
 def _transition_game(model, base, shocks) -> Game:
@@ -331,7 +333,7 @@ def calibrate(
 
         def output(Z):
             pb = eqx.tree_at(lambda p: getattr(p.game.model, tfp), problem0, jnp.float64(Z))
-            return float(pb.market.at_rate(pb.game, jnp.float64(r), pb.mu0)[1].values["Y"])
+            return household(pb, r, max_iter=1, throw=False).prices["Y"]  # the prices at r: one EGM step
 
         Z0 = float(getattr(base, tfp))
         lo, hi = Z0 / 2, Z0 * 2
@@ -342,7 +344,7 @@ def calibrate(
         Z = optimize.brentq(lambda z: output(z) - Y, lo, hi, xtol=1e-15, rtol=4 * np.finfo(float).eps)
         base = eqx.tree_at(lambda m: getattr(m, tfp), base, jnp.asarray(Z, jnp.float64))
         problem = savings_problem(base)
-        K_demand = float(problem.market.at_rate(problem.game, jnp.float64(r), problem.mu0)[1].values["K"])
+        K_demand = household(problem, r, max_iter=1, throw=False).prices[problem.market.capital]
         cache: dict[float, tuple] = {}
 
         def with_beta(beta):
@@ -355,11 +357,11 @@ def calibrate(
                 return cache[beta]
             pb = with_beta(beta)
             near = min(cache, key=lambda b: abs(b - beta)) if cache else None
-            Va0 = None if near is None else cache[near][1]
+            c0 = None if near is None else cache[near][1]
             mu0 = None if near is None else cache[near][2]
-            hh = household(pb, r, tol=hh_tol, Va_init=Va0)
+            hh = household(pb, r, tol=hh_tol, c_init=c0)
             dist = distribution(pb, hh.a_next, tol=dist_tol, mu_init=mu0)
-            cache[beta] = (float(np.sum(dist.mu * np.asarray(pb.a)[:, None])) - K_demand, hh.Va, dist.mu)
+            cache[beta] = (float(np.sum(dist.mu * np.asarray(pb.a)[:, None])) - K_demand, hh.c, dist.mu)
             return cache[beta]
 
         b_max = 1.0 / (1.0 + r)
@@ -387,7 +389,7 @@ def calibrate(
         else:
             lo, hi = beta_bounds
         beta = optimize.brentq(lambda b: supply(b)[0], lo, hi, xtol=tol, rtol=4 * np.finfo(float).eps)
-        _, Va, mu = supply(beta)
+        _, c, mu = supply(beta)
         calibrated = eqx.tree_at(
             lambda m: (m.beta, getattr(m, tfp)),
             model,
@@ -395,8 +397,8 @@ def calibrate(
         )
         problem = with_beta(beta)
         game = _transition_game(calibrated, calibrated.without_aggregate_risk(), shocks)
-        hh = household(problem, r, tol=hh_tol, Va_init=Va)
-        return calibrated, _build(problem, game, r, hh.Va, mu, tol=dist_tol)
+        hh = household(problem, r, tol=hh_tol, c_init=c, mu=mu)
+        return calibrated, _build(problem, game, r, hh, mu, tol=dist_tol)
 
 
 # --- the household block along a path -----------------------------------------------------------------
@@ -643,7 +645,7 @@ def irf_table(
     held = ss.unknown if ss.capital else "A"
     steady = ss.aggregates()
     steady[ss.unknown] = steady.get(ss.unknown, float(ss.U))
-    order = [*inputs, ss.unknown, *[k for k in ss.values if k != ss.unknown], "A", "C"]
+    order = [*inputs, ss.unknown, *[k for k in ss.names or ss.values if k != ss.unknown], "A", "C"]
     dev, level = {}, {}
     for k in dict.fromkeys(order):
         if k not in dX or (ss.capital and k == "A"):  # A = K in equilibrium
@@ -754,12 +756,15 @@ def _shock_paths(model, config, T: int) -> tuple[dict, str]:
         paths = {shock: config.shock_size * rho ** np.arange(T, dtype=np.float64)}
         what = "log TFP" if shock == "z" else shock
         label = f"{what} path d{shock}_t = {config.shock_size:g} x {rho:g}^t (level deviation)"
+    params = sorted(
+        f.name
+        for f in dataclasses.fields(model)
+        if eqx.is_array(getattr(model, f.name)) and np.ndim(getattr(model, f.name)) == 0
+    )
     for k in paths:
         if k == "z":
             continue
-        value = getattr(model, k, None)
-        if k == "U" or not eqx.is_array(value) or np.ndim(value) != 0:
-            params = sorted(f.name for f in dataclasses.fields(model) if eqx.is_array(getattr(model, f.name)))
+        if k not in params:
             raise ValueError(
                 f"linear: {type(model).__name__} has no scalar parameter {k!r} to shock; its parameters are "
                 f"{params} (declared with param), or 'z' for an AR(1) common noise."

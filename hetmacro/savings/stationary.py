@@ -81,6 +81,7 @@ class SavingsProblem(eqx.Module):
         beta: the discount factor.
         mu0: (n, m) uniform over assets times pi_e: the first distribution the rate search reads
             aggregates from.
+        r_lo: the market's lowest rate (the lower end of the rate search).
     """
 
     game: Game
@@ -93,6 +94,7 @@ class SavingsProblem(eqx.Module):
     pi_e: jnp.ndarray
     beta: jnp.ndarray
     mu0: jnp.ndarray
+    r_lo: float = eqx.field(static=True)
 
     @property
     def model(self):
@@ -161,9 +163,11 @@ def savings_problem(model) -> SavingsProblem:
         chain = game.chain
         pi_e = jnp.asarray(chain.stationary(), jnp.float64)
         n = game.n
+        market = game.model.market()
+        mu0 = jnp.full((n, 1), 1.0 / n, jnp.float64) * pi_e[None, :]
         return SavingsProblem(
             game=game,
-            market=game.model.market(),
+            market=market,
             utility=game.model.utility(),
             a=game.grid.points,
             a_min=jnp.asarray(game.model.borrowing_limit(), jnp.float64),
@@ -171,7 +175,8 @@ def savings_problem(model) -> SavingsProblem:
             P=chain.P,
             pi_e=pi_e,
             beta=game.beta,
-            mu0=jnp.full((n, 1), 1.0 / n, jnp.float64) * pi_e[None, :],
+            mu0=mu0,
+            r_lo=float(market.lowest_rate(game, mu0)),
         )
 
 
@@ -182,46 +187,71 @@ def _as_problem(model_or_problem) -> SavingsProblem:
 
 
 # --- compiled cores ------------------------------------------------------------------------------------------
+def _income(game: Game, values):
+    """y(e) (m,): the economy's non-asset income in every income state at the prices ``values``."""
+    return jax.vmap(lambda e: game.model.income(e, values))(game.chain.values)
+
+
 def _prices_at(problem: SavingsProblem, r, mu):
     """(game, aggregate state, income y (m,)) at trial rate r, other aggregates read from mu."""
     game_r, agg = problem.market.at_rate(problem.game, r, mu)
-    y = jax.vmap(lambda e: game_r.model.income(e, agg.values))(problem.e)
-    return game_r, agg, jnp.asarray(y, jnp.float64)
+    return game_r, agg, _income(game_r, agg.values)
 
 
-def _household_core(problem: SavingsProblem, r, mu, Va_init, tol, max_iter):
-    _, agg, y = _prices_at(problem, r, mu)
+def _household_core(problem: SavingsProblem, r, mu, c_init, cold, tol, max_iter):
+    """EGM at trial rate r from the consumption policy c_init, or (``cold``) from eating income plus the
+    return on wealth."""
+    game_r, agg, y = _prices_at(problem, r, mu)
     r_p = agg.values[problem.market.rate]
+    c0 = jnp.where(cold, egm.initial_consumption(problem.a, problem.a_min, y, r_p), c_init)
     Va, c, a_next, k, err = egm.solve_egm(
-        problem.utility, problem.a, problem.a_min, problem.P, y, r_p, problem.beta, Va_init, tol, max_iter
+        problem.utility,
+        problem.a,
+        problem.a_min,
+        problem.P,
+        y,
+        r_p,
+        problem.beta,
+        egm.marginal_value(problem.utility, c0, r_p),
+        tol,
+        max_iter,
     )
-    return Va, c, a_next, y, agg.values, k, err
+    return game_r, agg, y, Va, c, a_next, k, err
 
 
 def _distribution_core(problem: SavingsProblem, a_next, mu_init, tol, max_iter):
     return stationary_distribution(lambda mu: push_savings(problem.game, mu, a_next), mu_init, tol, max_iter)
 
 
-def _evaluate_core(problem, r, Va_init, mu_init, hh_tol, hh_max, dist_tol, dist_max):
-    Va, c, a_next, y, values, hh_k, hh_err = _household_core(problem, r, mu_init, Va_init, hh_tol, hh_max)
+def _evaluate_core(problem, r, c_init, cold, mu_init, hh_tol, hh_max, dist_tol, dist_max):
+    game_r, agg, y, Va, c, a_next, hh_k, hh_err = _household_core(
+        problem, r, mu_init, c_init, cold, hh_tol, hh_max
+    )
     mu, d_k, d_err = _distribution_core(problem, a_next, mu_init, dist_tol, dist_max)
-    game_r, agg, y_new = _prices_at(problem, r, mu)
-    A, S = problem.market.excess_supply(game_r, agg, mu)
-    implied = problem.market.implied_rate(game_r, A, mu)
+    market = problem.market
+    # The same rate, the other aggregates read from the policy's own stationary distribution: the prices
+    # households face there equal those they were solved at unless such an aggregate depends on assets.
+    agg_new = market.rebase(game_r, agg, mu)
+    y_new = _income(game_r, agg_new.values)
+    A, S = market.excess_supply(game_r, agg_new, mu)
+    implied = market.implied_rate(game_r, A, agg_new)
     implied = jnp.asarray(jnp.nan if implied is None else implied, jnp.float64)
-    # The prices at the policy's own stationary distribution: equal to those it was solved at unless an
-    # aggregate other than the market's unknown depends on the distribution of assets.
-    drift = jnp.max(jnp.abs(y_new - y) / jnp.maximum(jnp.abs(y), 1.0))
+    goods = jax.vmap(
+        lambda c_j, e: game_r.model.consumption(c_j, e, agg_new.values), in_axes=(1, 0), out_axes=1
+    )(c, problem.e)
     return {
         "Va": Va,
         "c": c,
+        "c_goods": goods,
         "a_next": a_next,
         "mu": mu,
+        "y": y_new,
+        "values": {k: v for k, v in agg_new.values.items() if jnp.ndim(v) == 0},
         "A": A,
         "S": S,
         "implied_rate": implied,
-        "gap": problem.market.gap(r, A, S, implied),
-        "prices_drift": drift,
+        "gap": market.gap(r, A, S, implied),
+        "prices_drift": jnp.max(jnp.abs(y_new - y) / jnp.maximum(jnp.abs(y), 1.0)),
         "hh_iterations": hh_k,
         "hh_error": hh_err,
         "dist_iterations": d_k,
@@ -229,13 +259,11 @@ def _evaluate_core(problem, r, Va_init, mu_init, hh_tol, hh_max, dist_tol, dist_
     }
 
 
-def _values_core(problem, r, mu, a_next, tol, max_iter):
-    _, agg, y = _prices_at(problem, r, mu)
-    r_p = agg.values[problem.market.rate]
-    c0 = consumption_from(problem.a[:, None], a_next, y[None, :], r_p)
+def _values_core(problem, y, r, a_next, tol, max_iter):
+    c0 = consumption_from(problem.a[:, None], a_next, y[None, :], r)
     V0 = problem.utility.u(c0) / (1.0 - problem.beta)
     return egm.policy_value(
-        problem.utility, problem.a, problem.P, y, r_p, problem.beta, a_next, V0, tol, max_iter
+        problem.utility, problem.a, problem.P, y, r, problem.beta, a_next, V0, tol, max_iter
     )
 
 
@@ -243,24 +271,27 @@ def _min_income(problem, r):
     return jnp.min(_prices_at(problem, r, problem.mu0)[2])
 
 
-def _initial_Va(problem, r, mu):
-    _, agg, y = _prices_at(problem, r, mu)
-    r_p = agg.values[problem.market.rate]
-    c0 = egm.initial_consumption(problem.a, problem.a_min, y, r_p)
-    return egm.marginal_value(problem.utility, c0, r_p)
-
-
-def _aggregate_values(problem, r, mu):
-    return _prices_at(problem, r, mu)[1].values
+def _household_public(problem, r, mu, c_init, cold, tol, max_iter):
+    _, agg, y, Va, c, a_next, k, err = _household_core(problem, r, mu, c_init, cold, tol, max_iter)
+    return Va, c, a_next, y, {k_: v for k_, v in agg.values.items() if jnp.ndim(v) == 0}, k, err
 
 
 _min_income_jit = jax.jit(_min_income)
-_initial_Va_jit = jax.jit(_initial_Va)
-_household_jit = jax.jit(_household_core)
+_household_jit = jax.jit(_household_public)
 _distribution_jit = jax.jit(_distribution_core)
 _evaluate_jit = jax.jit(_evaluate_core)
 _values_jit = jax.jit(_values_core)
-_aggregate_values_jit = jax.jit(_aggregate_values)
+
+
+def _declared_order(problem: SavingsProblem) -> list:
+    """The model's aggregates and prices in the order it declares them (a trace, no computation):
+    compiled functions return dicts with sorted keys, tables keep the model's order."""
+    names: list = []
+    with jax.enable_x64(True):
+        jax.eval_shape(
+            lambda pb: names.extend(_prices_at(pb, jnp.float64(0.0), pb.mu0)[1].values) or 0, problem
+        )
+    return names
 
 
 def _f64(x):
@@ -280,33 +311,32 @@ def rate_bounds(model_or_problem) -> tuple[float, float]:
     when a_min < 0: households at the limit must be able to repay, min_e y(e) + r a_min > 0.
     """
     problem = _as_problem(model_or_problem)
-    with jax.enable_x64(True):
-        r_lo = float(problem.market.lowest_rate(problem.game))
-        r_hi = 1.0 / float(problem.beta) - 1.0
-        a_min = float(problem.a_min)
-        if a_min < 0:
+    r_lo = problem.r_lo
+    r_hi = 1.0 / float(problem.beta) - 1.0
+    a_min = float(problem.a_min)
+    if a_min < 0:
 
-            def slack(r):
+        def slack(r):
+            with jax.enable_x64(True):
                 return float(_min_income_jit(problem, _f64(r))) + r * a_min
 
-            if slack(r_hi) <= 0:
-                r_nat = optimize.brentq(slack, max(r_lo, 0.0) + 1e-12, r_hi, xtol=1e-14)
-                r_hi = r_nat - 1e-9
+        if slack(r_hi) <= 0:
+            r_nat = optimize.brentq(slack, max(r_lo, 0.0) + 1e-12, r_hi, xtol=1e-14)
+            r_hi = r_nat - 1e-9
     return r_lo, r_hi
 
 
 def check_rate(problem: SavingsProblem, r: float) -> None:
-    """Refuse a rate at which the household problem has no stationary solution, saying why."""
+    """Refuse a rate at which the household problem has no stationary solution, saying why (the natural
+    borrowing limit, which needs the income at r, is checked with it: :func:`check_natural_limit`)."""
     name = type(problem.model).__name__
     beta = float(problem.beta)
     if not r > -1.0:
         raise ValueError(f"{name}: r = {r}: need 1 + r > 0.")
-    with jax.enable_x64(True):
-        r_lo = float(problem.market.lowest_rate(problem.game))
-    if not r > r_lo:
+    if not r > problem.r_lo:
         raise ValueError(
-            f"{name}: r = {r} is at or below the market's lowest rate {r_lo:.8g} (for a firm: -delta, where "
-            "its demand for capital is unbounded). Try r in the interval rate_bounds() gives."
+            f"{name}: r = {r} is at or below the market's lowest rate {problem.r_lo:.8g} (for a firm: -delta, "
+            "where its demand for capital is unbounded). Try r in the interval rate_bounds() gives."
         )
     if not beta * (1.0 + r) < 1.0:
         raise ValueError(
@@ -314,13 +344,15 @@ def check_rate(problem: SavingsProblem, r: float) -> None:
             "without bound, so there is no stationary savings policy or distribution. Fix: take "
             f"r < 1/beta - 1 = {1.0 / beta - 1.0:.6g} (every stationary equilibrium does)."
         )
-    a_min = float(problem.a_min)
-    with jax.enable_x64(True):
-        y_min = float(_min_income_jit(problem, _f64(r)))
+
+
+def check_natural_limit(problem: SavingsProblem, r: float, y) -> None:
+    """Refuse a borrowing limit at or below the natural one at r: min_e y(e) + r a_min must be positive."""
+    a_min, y_min = float(problem.a_min), float(np.min(np.asarray(y)))
     if not y_min + r * a_min > 0:
         raise ValueError(
-            f"{name}: at r = {r} the borrowing limit a_min = {a_min} is at or below the natural "
-            f"borrowing limit -y_min / r = {-y_min / r if r != 0 else -math.inf:.6g} (lowest income "
+            f"{type(problem.model).__name__}: at r = {r} the borrowing limit a_min = {a_min} is at or below the "
+            f"natural borrowing limit -y_min / r = {-y_min / r if r != 0 else -math.inf:.6g} (lowest income "
             f"y_min = {y_min:.6g}): a household at the limit cannot consume. Fix: raise a_min, or give "
             "every state positive income (e.g. unemployment benefits)."
         )
@@ -343,7 +375,7 @@ def household(
     tol: float = 1e-12,
     max_iter: int = 100_000,
     mu=None,
-    Va_init=None,
+    c_init=None,
     throw=True,
 ) -> HouseholdSolution:
     """Solve the household problem by EGM at interest rate r (and the other prices the market gives at r).
@@ -355,7 +387,7 @@ def household(
         max_iter: cap on EGM steps.
         mu: (n, m) the distribution the other aggregates are read from (default: uniform assets times
             the chain's stationary distribution).
-        Va_init: (n, m) warm start of the marginal value of assets (default: from
+        c_init: (n, m) warm start, a consumption policy (default:
             :func:`hetmacro.savings.egm.initial_consumption`).
         throw: raise :class:`ConvergenceError` when the cap is hit (else return the last iterate).
     """
@@ -364,13 +396,15 @@ def household(
     with jax.enable_x64(True):
         r_ = _f64(r)
         mu = problem.mu0 if mu is None else jnp.asarray(mu, jnp.float64)
-        Va0 = _initial_Va_jit(problem, r_, mu) if Va_init is None else jnp.asarray(Va_init, jnp.float64)
+        cold = c_init is None
+        c0 = jnp.zeros_like(problem.mu0) if cold else jnp.asarray(c_init, jnp.float64)
         t0 = time.perf_counter()
         Va, c, a_next, y, values, k, err = jax.block_until_ready(
-            _household_jit(problem, r_, mu, Va0, _f64(tol), _i32(max_iter))
+            _household_jit(problem, r_, mu, c0, jnp.asarray(cold), _f64(tol), _i32(max_iter))
         )
         seconds = time.perf_counter() - t0
     k, err = int(k), float(err)
+    check_natural_limit(problem, r, y)
     if throw and not err <= tol:
         raise ConvergenceError(_convergence_message("household problem (EGM)", r, k, err, tol, "max_iter"))
     prices = {k_: float(v) for k_, v in values.items() if np.ndim(v) == 0}
@@ -466,36 +500,38 @@ class _EGMSearch(RateSearch):
         check_rate(self.problem, r)
 
     def warm_start(self, r: float):
+        """(c, mu, cold): the nearest rate's solution, its consumption extrapolated linearly in r from the
+        two nearest (the warm start's error falls from O(dr) to O(dr^2), which saves EGM steps near the
+        root); cold (the initial guess) for the first rate."""
         problem = self.problem
-        with jax.enable_x64(True):
-            if not self.cache:
-                return _initial_Va_jit(problem, _f64(r), problem.mu0), problem.mu0
-            near = sorted(self.cache, key=lambda x: abs(x - r))
-            rec = self.cache[near[0]]
-            if len(near) == 1:
-                return egm.marginal_value(problem.utility, rec["c"], _f64(r)), rec["mu"]
-            # Linear extrapolation in r of the consumption policy from the two nearest solves: the
-            # warm start's error falls from O(dr) to O(dr^2), which saves EGM steps near the root.
-            r0, r1 = near[1], near[0]
-            c0, c1 = self.cache[r0]["c"], rec["c"]
-            guess = c1 + (r - r1) / (r1 - r0) * (c1 - c0)
-            c = jnp.where(jnp.all(guess > 0), guess, c1)
-            return egm.marginal_value(problem.utility, c, _f64(r)), rec["mu"]
+        if not self.cache:
+            return jnp.zeros_like(problem.mu0), problem.mu0, True
+        near = sorted(self.cache, key=lambda x: abs(x - r))
+        rec = self.cache[near[0]]
+        if len(near) == 1:
+            return rec["c"], rec["mu"], False
+        r0, r1 = near[1], near[0]
+        c0, c1 = np.asarray(self.cache[r0]["c"]), np.asarray(rec["c"])
+        guess = c1 + (r - r1) / (r1 - r0) * (c1 - c0)
+        return (guess if np.all(guess > 0) else c1), rec["mu"], False
 
     def solve(self, r: float, start, loose: bool) -> dict:
         hh_tol, dist_tol = self.tolerances(loose)
         seconds = 0.0
-        Va0, mu0 = start
+        Va0, mu0, cold = start
         with jax.enable_x64(True):
             for _ in range(MAX_DRIFT_SOLVES):
                 t0 = time.perf_counter()
                 out = jax.block_until_ready(
-                    _evaluate_jit(self.problem, _f64(r), Va0, mu0, *self.controls(loose=loose))
+                    _evaluate_jit(
+                        self.problem, _f64(r), Va0, jnp.asarray(cold), mu0, *self.controls(loose=loose)
+                    )
                 )
                 seconds += time.perf_counter() - t0
                 if not float(out["prices_drift"]) > DRIFT_TOL:
                     break
-                Va0, mu0 = out["Va"], out["mu"]
+                Va0, mu0, cold = out["Va"], out["mu"], False
+        check_natural_limit(self.problem, r, out["y"])
         rec = dict(out)
         for key in ("A", "S", "gap", "implied_rate", "hh_error", "dist_error", "prices_drift"):
             rec[key] = float(rec[key])
@@ -528,7 +564,7 @@ class _EGMSearch(RateSearch):
                 "distribution of assets and does not settle. Declare it as the market's unknown instead."
             )
         rec["seconds"] = seconds
-        rec["start_next"] = (rec["Va"], rec["mu"])
+        rec["start_next"] = (rec["c"], rec["mu"], False)
         rec["counts"] = {"hh_iterations": rec["hh_iterations"], "dist_iterations": rec["dist_iterations"]}
         return rec
 
@@ -567,10 +603,13 @@ def solve_stationary(model, config) -> Solution:
     # Compile the evaluation once (a zero-iteration call), so that "compile" and "solve" time apart.
     with jax.enable_x64(True):
         r_mid = _f64(r_hi - 0.25 * (r_hi - r_lo))
-        Va0, mu0 = _initial_Va_jit(problem, r_mid, problem.mu0), problem.mu0
-        jax.block_until_ready(_evaluate_jit(problem, r_mid, Va0, mu0, *F.controls(0)))
+        zero = jnp.zeros_like(problem.mu0)
+        jax.block_until_ready(
+            _evaluate_jit(problem, r_mid, zero, jnp.asarray(True), problem.mu0, *F.controls(0))
+        )
         if values:
-            jax.block_until_ready(_values_jit(problem, r_mid, mu0, problem.mu0, _f64(1.0), _i32(0)))
+            y0 = jnp.ones_like(problem.e)
+            jax.block_until_ready(_values_jit(problem, y0, r_mid, problem.mu0, _f64(1.0), _i32(0)))
     t_compiled = time.perf_counter()
     if verbose:
         print(f"stationary: r in ({r_lo:.6g}, {r_hi:.8g}); compiled in {t_compiled - t_start:.2f} s")
@@ -584,29 +623,24 @@ def solve_stationary(model, config) -> Solution:
                 f"  r = {row['r']:.12f}  A - S = {row['excess_supply']: .3e}  "
                 f"EGM {row['hh_iterations']:6d}  push {row['dist_iterations']:7d}  {row['seconds']:.3f} s"
             )
-    with jax.enable_x64(True):
-        r_ = _f64(r_star)
-        mu = rec["mu"]
-        p = {k: float(v) for k, v in _aggregate_values_jit(problem, r_, mu).items() if np.ndim(v) == 0}
-        V = None
-        if values:
+    p = {k: float(v) for k, v in rec["values"].items()}
+    y = np.asarray(rec["y"])
+    V = None
+    if values:
+        with jax.enable_x64(True):
             V, _, _ = jax.block_until_ready(
-                _values_jit(problem, r_, mu, rec["a_next"], _f64(1e-11), _i32(100_000))
+                _values_jit(
+                    problem, rec["y"], _f64(p[problem.market.rate]), rec["a_next"], _f64(1e-11), _i32(100_000)
+                )
             )
-            V = np.asarray(V)
-        y = np.asarray(_prices_at(problem, r_, mu)[2])
-        game_star, _ = problem.market.at_rate(problem.game, r_, mu)
-        goods = jax.vmap(
-            jax.vmap(lambda c, e: game_star.model.consumption(c, e, p), in_axes=(0, None)),
-            in_axes=(1, 0),
-            out_axes=1,
-        )(rec["c"], problem.e)
+        V = np.asarray(V)
+    game_star = problem.market.game_at(problem.game, r_star)
     t_values = time.perf_counter()
     a = np.asarray(problem.a)
-    mu = np.asarray(mu)
-    a_next, c_util, c = np.asarray(rec["a_next"]), np.asarray(rec["c"]), np.asarray(goods)
+    mu = np.asarray(rec["mu"])
+    a_next, c_util, c = np.asarray(rec["a_next"]), np.asarray(rec["c"]), np.asarray(rec["c_goods"])
     cash = np.asarray(consumption_from(a[:, None], float(problem.a_min), y[None, :], p[problem.market.rate]))
-    aggregates = {"r": r_star, **{k: v for k, v in p.items() if k != "r"}}
+    aggregates = {"r": r_star, **{k: p[k] for k in _declared_order(problem) if k in p and k != "r"}}
     aggregates.update(A=rec["A"], S=rec["S"], C=float(np.sum(mu * c)), excess_supply=rec["A"] - rec["S"])
     delta = game_star.model.depreciation()
     if delta is not None and isinstance(problem.market, CapitalMarket):
