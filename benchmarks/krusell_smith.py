@@ -243,7 +243,7 @@ def comparison_case(sz: dict, rspg_sz: dict | None, n_expl: int) -> dict:
         ks.timings["wall"] = time.perf_counter() - t0
     rspg, rspg_note = None, None
     if rspg_sz is None:
-        rspg_note = "RSPG skipped (--quick; add --rspg to run it)"
+        rspg_note = "RSPG skipped (--no-rspg, or --quick without --rspg)"
     elif "rspg" not in hm.METHODS:
         rspg_note = "RSPG skipped: method 'rspg' is not registered in this version"
     else:

@@ -24,6 +24,10 @@ References: Brent (1973), *Algorithms for Minimization without Derivatives*, ch.
 
 from __future__ import annotations
 
+import math
+import time
+
+import jax
 import numpy as np
 from scipy import optimize
 
@@ -33,6 +37,10 @@ __all__ = ["ConvergenceError", "NoEquilibriumError", "RateSearch", "find_rate"]
 LOOSE_GATE = 1.0
 #: A root closer than this to an end of the search interval (units of r) is refused.
 EDGE = 1e-8
+#: A trial rate is solved again when the household's prices at its own stationary distribution moved by
+#: more than this (relative), at most MAX_SETTLE times.
+DRIFT_TOL = 1e-9
+MAX_SETTLE = 5
 
 
 class ConvergenceError(RuntimeError):
@@ -115,6 +123,44 @@ class RateSearch:
     def gap(self, r: float) -> float:
         """G(r) for the root-finder: loose where |G| is large (its sign is all that matters there)."""
         return self(r, loose=True)["gap"]
+
+    def settle(self, r: float, evaluate, start, restart) -> tuple[dict, float]:
+        """One evaluation at r, ``evaluate(start)`` (compiled; returns at least A, S, gap, implied_rate,
+        prices_drift and the inner loops' iterations and errors), repeated from ``restart(out)`` while the
+        household's prices at its own stationary distribution differ from those it was solved at (an
+        aggregate other than the market's unknown moved with the distribution of assets).
+
+        Returns:
+            (record with Python numbers, seconds spent).
+
+        Raises:
+            ConvergenceError: the prices still move after MAX_SETTLE solves.
+        """
+        seconds = 0.0
+        for _ in range(MAX_SETTLE):
+            t0 = time.perf_counter()
+            out = jax.block_until_ready(evaluate(start))
+            seconds += time.perf_counter() - t0
+            if not float(out["prices_drift"]) > DRIFT_TOL:
+                break
+            start = restart(out)
+        rec = dict(out)
+        for key in ("A", "S", "gap", "implied_rate", "hh_error", "dist_error", "prices_drift"):
+            rec[key] = float(rec[key])
+        if math.isnan(rec["implied_rate"]):
+            rec["implied_rate"] = None
+        for key in ("hh_iterations", "dist_iterations"):
+            rec[key] = int(rec[key])
+        if rec["prices_drift"] > DRIFT_TOL:
+            raise ConvergenceError(
+                f"{self.model_name}: at r = {r:.10g} the household's prices at its own stationary distribution "
+                f"still differ by {rec['prices_drift']:.3g} (relative) from those it was solved at after "
+                f"{MAX_SETTLE} solves: an aggregate other than the market's unknown depends on the distribution "
+                "of assets and does not settle. Declare it as the market's unknown instead."
+            )
+        rec["seconds"] = seconds
+        rec["counts"] = {"hh_iterations": rec["hh_iterations"], "dist_iterations": rec["dist_iterations"]}
+        return rec, seconds
 
 
 def _bracket(F: RateSearch, r_lo: float, r_hi: float, max_evaluations: int):

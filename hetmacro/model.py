@@ -197,7 +197,7 @@ class Model(eqx.Module):
         ``hm.CapitalMarket("K")``: the aggregate K that the prices read is the households' assets, a
         firm's capital; ``hm.ZeroNetSupply()`` / ``hm.AssetSupply(S)``: an asset in given supply whose
         rate is a parameter of the model. ``method="stationary"`` searches the interest rate that
-        clears it. Default None: no market (the stationary solver then iterates on the distribution).
+        clears it. Default None: no market (``method="stationary"`` then refuses, saying so).
         """
         return None
 

@@ -109,7 +109,7 @@ class Stationary(Solver):
         algorithm: "auto" (EGM when the model is a :class:`~hetmacro.SavingsEconomy`, else policy
             iteration), "egm" or "policy iteration" (the generic path on the Game's discrete actions;
             any model).
-        tol: tolerance on r* (units of r; fixed-point distance without a market). None: 1e-13 (EGM) or
+        tol: tolerance on r* (units of r). None: 1e-13 (EGM) or
             1e-8 (policy iteration: on discrete actions the market's gap jumps where a household switches
             action, and the root is the jump, found to this width).
         hh_tol: household tolerance. EGM: distance of the savings policy to its fixed point (assets);
@@ -118,7 +118,6 @@ class Stationary(Solver):
         max_hh_iter: cap on EGM steps / policy improvements (None: 100000 / 1000).
         max_dist_iter: cap on pushes.
         max_evaluations: cap on trial rates.
-        max_iter: fictitious-play steps for a model without a market.
         values: compute the value function (EGM path; policy iteration always has it).
         verbose: print the evaluations.
     """
@@ -136,7 +135,6 @@ class Stationary(Solver):
     max_hh_iter: int | None = None
     max_dist_iter: int = 2_000_000
     max_evaluations: int = 60
-    max_iter: int = 500
     values: bool = True
     verbose: bool = False
 
@@ -156,7 +154,6 @@ class Stationary(Solver):
             max_hh_iter=self.max_hh_iter,
             max_dist_iter=self.max_dist_iter,
             max_evaluations=self.max_evaluations,
-            max_iter=self.max_iter,
         )
 
     def solve(self, model):

@@ -50,10 +50,15 @@ def _doc_economies() -> dict:
 ECONOMIES = _doc_economies()
 
 
+N_A = 80  # asset points: the documented 150 would take twice as long for the same checks
+
+
 @pytest.fixture(scope="module")
 def fast():
     with jax.enable_x64(True):
-        return {name: hm.solve(cls(), method="stationary", values=False) for name, cls in ECONOMIES.items()}
+        return {
+            name: hm.solve(cls(n_a=N_A), method="stationary", values=False) for name, cls in ECONOMIES.items()
+        }
 
 
 # --- an independent computation: plain numpy ------------------------------------------------------------
@@ -139,7 +144,7 @@ def test_fast_path_matches_a_numpy_solve(fast, name):
     the same equations to ~1e-13; the rest is the numpy EGM's stopping rule)."""
     sol = fast[name]
     assert sol.result.algorithm == "egm" and abs(sol.aggregates["excess_supply"]) < 1e-9
-    r_np = _numpy_rate(name, ECONOMIES[name](), sol.aggregates["r"])
+    r_np = _numpy_rate(name, ECONOMIES[name](n_a=N_A), sol.aggregates["r"])
     assert sol.aggregates["r"] == pytest.approx(r_np, abs=1e-8)
 
 
@@ -160,7 +165,7 @@ def test_generic_path_within_the_action_resolution(fast, name, x64):
     interpolated policy accounts for the rest (measured: 0.5 to 1.2 cells at 50 shares; the grid part
     shrinks as the asset grid is refined, the share part as the action grid is)."""
     sol = fast[name]
-    model = dataclasses.replace(ECONOMIES[name](), n_actions=50)
+    model = ECONOMIES[name](n_a=N_A, n_actions=50)
     generic = hm.solve(model, method="stationary", algorithm="policy iteration")
     assert generic.result.algorithm == "policy iteration"
     problem = st.savings_problem(sol.model)
@@ -244,6 +249,15 @@ def test_a_plain_model_gets_the_generic_path(x64):
     assert plain.policy["pi"].shape == (60, 3, 30)
     with pytest.raises(TypeError, match="not a hetmacro.SavingsEconomy"):
         hm.solve(PlainThreeStates(), hm.Stationary(algorithm="egm"))
+
+
+def test_a_model_without_a_market_is_refused_with_a_reason():
+    """The Beach Bar declares no market: its stationary equilibrium would be a fixed point of the
+    distribution itself, which the stationary solver does not search; it says so and what to do."""
+    from hetmacro.models import BeachBar
+
+    with pytest.raises(ValueError, match="declares no market"):
+        hm.solve(BeachBar(closure=False, bar=20, n_cells=41, T=8), method="stationary")
 
 
 # --- checks at declaration ---------------------------------------------------------------------------------

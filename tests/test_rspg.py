@@ -21,6 +21,7 @@ import scipy.special
 
 import hetmacro as hm
 from hetmacro.mfg.dp import best_response, exploitability, policy_value
+from hetmacro.mfg.exploitability import _branches, enumerate_noise_paths
 from hetmacro.mfg.policies import (
     NetworkPolicy,
     PolicyNetwork,
@@ -30,7 +31,7 @@ from hetmacro.mfg.policies import (
     scale_values,
     state_features,
 )
-from hetmacro.mfg.rspg import _branches, default_options, enumerate_noise_paths
+from hetmacro.mfg.rspg import default_options
 from hetmacro.mfg.training import forward_flow, structural_gradient
 from hetmacro.models import BeachBar, LinearQuadratic
 

@@ -28,11 +28,7 @@ every option can be overridden by keyword.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import itertools
-import json
 import math
-import os
 import time
 from pathlib import Path
 
@@ -42,20 +38,23 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from ..game import Flow, Game, compile
-from ..noise import AR1, Joint, MarkovChain, NoNoise, RareEvent
+from ..game import Game, compile
 from ..results import RSPGResult
 from ..solution import Solution
-from .dp import policy_value
+from .checkpoints import checkpoint_record, fingerprint, load_checkpoint, save_checkpoint
+from .exploitability import (
+    _flows_and_values,
+    _sample_paths,
+    enumerate_noise_paths,
+    evaluate_policy,
+    nonanticipative_exploitability,
+)
 from .policies import NetworkPolicy, PolicyNetwork, state_features
-from .training import Trainer, backward_pass, compiled_chunk, forward_flow
+from .training import Trainer, compiled_chunk
 
 __all__ = [
     "DEFAULT_RULES",
     "default_options",
-    "enumerate_noise_paths",
-    "evaluate_policy",
-    "nonanticipative_exploitability",
     "build",
     "configure",
     "evaluate",
@@ -144,72 +143,7 @@ def default_options(game: Game, method: str = "rspg") -> tuple[dict, list[str]]:
     return opts, used
 
 
-# --- enumerating a finite noise tree ------------------------------------------------------------------
-
-
-def _branches(noise, T: int, cap: int):
-    """List of (z path (T + 1,) numpy or dict of them, probability), or None if not finite/too many."""
-    if isinstance(noise, NoNoise):
-        return [(np.zeros(T + 1, np.int32), 1.0)]
-    if isinstance(noise, AR1):
-        if not noise.deterministic:
-            return None
-        z = float(noise.z0) * float(noise.rho) ** np.arange(T + 1)
-        return [(z.astype(np.float64), 1.0)]
-    if isinstance(noise, MarkovChain):
-        P, p0 = np.asarray(noise.P, np.float64), np.asarray(noise.initial_probs, np.float64)
-        paths = [((int(i),), float(p)) for i, p in enumerate(p0) if p > 0]
-        for _ in range(T):
-            paths = [(seq + (j,), p * P[seq[-1], j]) for seq, p in paths for j in np.flatnonzero(P[seq[-1]])]
-            if len(paths) > cap:
-                return None
-        return [(np.asarray(seq, np.int32), p) for seq, p in paths]
-    if isinstance(noise, RareEvent):
-        p = float(noise.prob)
-        dates = [noise.at] if noise.at is not None else list(range(1, T + 1))
-        out, survive = [], 1.0
-        for d in dates:
-            if 1 <= d <= T:
-                z = (np.arange(T + 1) >= d).astype(np.int32)
-                out.append((z, survive * p))
-                survive *= 1.0 - p
-        out.append((np.zeros(T + 1, np.int32), survive))
-        out = [(z, q) for z, q in out if q > 0]
-        return out if len(out) <= cap else None
-    if isinstance(noise, Joint):
-        parts = {}
-        for name, part in noise.parts.items():
-            b = _branches(part, T, cap)
-            if b is None:
-                return None
-            parts[name] = b
-        combos = list(itertools.product(*parts.values()))
-        if len(combos) > cap:
-            return None
-        names = list(parts)
-        return [({n: z for n, (z, _) in zip(names, c)}, float(np.prod([q for _, q in c]))) for c in combos]
-    return None
-
-
-def enumerate_noise_paths(game: Game, T: int | None = None, max_branches: int = 256):
-    """All common-noise paths of a finite noise tree and their probabilities, or None.
-
-    Handles :class:`~hetmacro.noise.NoNoise`, :class:`~hetmacro.noise.MarkovChain`,
-    :class:`~hetmacro.noise.RareEvent`, :class:`~hetmacro.noise.Joint` of these, and a
-    deterministic :class:`~hetmacro.noise.AR1`; returns None for continuous noise or more than
-    ``max_branches`` branches. Returns (zs with leading axes (B, T + 1), probabilities (B,)).
-    """
-    T = game.T if T is None else T
-    br = _branches(game.noise, T, max_branches)
-    if br is None:
-        return None
-    zs = jax.tree.map(lambda *xs: jnp.stack([jnp.asarray(x) for x in xs]), *[z for z, _ in br])
-    zs = jax.tree.map(lambda x: x.astype(game.dtype) if jnp.issubdtype(x.dtype, jnp.floating) else x, zs)
-    probs = np.asarray([p for _, p in br], np.float64)
-    return zs, jnp.asarray(probs / probs.sum(), game.dtype)
-
-
-# --- evaluation -----------------------------------------------------------------------------------
+# --- the network ---------------------------------------------------------------------------------
 
 
 @eqx.filter_jit
@@ -218,163 +152,6 @@ def _init_network(key, spec: tuple, dtype):
     kw = dict(spec)
     net = PolicyNetwork(**{**kw, "u_edges": np.asarray(kw["u_edges"])}, key=key)
     return jax.tree.map(lambda x: x.astype(dtype) if eqx.is_inexact_array(x) else x, net)
-
-
-@eqx.filter_jit
-def _sample_paths(game: Game, keys, T: int):
-    """Noise paths z_0..z_T for each key (as ``Game.rollout`` draws them): leading axes (len(keys), T + 1)."""
-    return jax.vmap(lambda k: game.noise_path(k, T))(keys)
-
-
-def _state_part(net, features):
-    return net.state_part(features)
-
-
-@eqx.filter_jit
-def evaluate_policy(net: PolicyNetwork, game: Game, features, zs):
-    """Per-path policy return and clairvoyant best-response return, (P,) each, on paths zs (P, T + 1)."""
-    sp = _state_part(net, features)
-
-    def one(z):
-        aggs, _, svs, _, ok, kerns = forward_flow(net, game, sp, z, keep_kernels=True)
-        J, J_br, *_ = backward_pass(net, game, sp, aggs, svs, 1.0, with_grad=False, kerns=kerns)
-        return J, J_br
-
-    return jax.lax.map(one, zs, batch_size=min(8, jax.tree.leaves(zs)[0].shape[0]))
-
-
-@eqx.filter_jit
-def _flows_and_values(net: PolicyNetwork, game: Game, features, zs):
-    sp = _state_part(net, features)
-
-    def one(z):
-        aggs, _, _, pis, _, _ = forward_flow(net, game, sp, z, keep_pi=True)
-        flow = Flow(aggs, pis)
-        return flow, policy_value(game, flow)
-
-    return jax.lax.map(one, zs)
-
-
-@eqx.filter_jit
-def nonanticipative_exploitability(net: PolicyNetwork, game: Game, features, zs, probs, rtol=1e-5):
-    """Exact expected returns over an enumerated noise tree, and the non-anticipative best response.
-
-    Branches b with probabilities p_b. At date t, branches whose signals o_0..o_t agree (within
-    ``rtol``) form one information class c; the deviation chooses, for each own state s and class,
-    a_t = argmax_a sum_{b in c} p_b Q^b_t(s, a), with Q^b_t = R^b_t + beta E^b[V^b_{t+1}] and V^b the
-    deviation's own continuation value on branch b. This is the best response among policies that
-    see only the household's state and the signal history whenever households in one class cannot
-    tell its branches apart from their own state either, i.e. when branches sharing a class at
-    date t + 1 have the same kernel at t and the same mu_0 (the returned ``exact`` flag).
-
-    Returns dict: policy_return, best_response_return, exploitability (all exact expectations over
-    branches), clairvoyant_best_response_return, exact (bool).
-    """
-    sp = _state_part(net, features)
-    aggs, signals, svs, _, _, _ = jax.vmap(lambda z: forward_flow(net, game, sp, z))(zs)
-    o_T = jax.vmap(lambda a: game.signal(jax.tree.map(lambda x: x[-1], a)))(aggs)
-    sig = jnp.concatenate([signals, o_T[:, None]], axis=1)  # (B, T + 1, d)
-    diff = jnp.abs(sig[:, None] - sig[None, :]) <= rtol * (1.0 + jnp.abs(sig[:, None]))
-    same = jnp.cumprod(jnp.all(diff, axis=-1), axis=2).astype(bool)  # (B, B, T + 1)
-    classes = jnp.moveaxis(same, 2, 0)  # (T + 1, B, B)
-    p = probs
-    now = jax.tree.map(lambda x: x[:, :-1], aggs)
-    nxt = jax.tree.map(lambda x: x[:, 1:], aggs)
-    v_T = jax.vmap(lambda a: game.terminal_value(jax.tree.map(lambda x: x[-1], a)))(aggs)
-    mu0 = aggs.mu[:, 0]
-    swap = lambda x: jnp.swapaxes(x, 0, 1)  # noqa: E731  (B, T, ...) -> (T, B, ...)
-
-    def body(carry, xs):
-        v, v_na, v_cl, mism = carry
-        agg, agg_next, sv, c_t, c_next = xs
-
-        def per_branch(a, an, s, vv, vn, vc):
-            kern = game.kernel(a, an.z)
-            R = game.rewards(a, an)
-            pi = net.probs(sp, s).reshape(game.n, game.m, game.A)
-            q = R + game.beta * game.expect_q(vv, kern)
-            q_na = R + game.beta * game.expect_q(vn, kern)
-            q_cl = R + game.beta * game.expect_q(vc, kern)
-            return jnp.sum(pi * q, -1), q_na, jnp.max(q_cl, -1), kern
-
-        v, q_na, v_cl, kern = jax.vmap(per_branch)(agg, agg_next, sv, v, v_na, v_cl)
-        wts = c_t * p[None, :]
-        qbar = jnp.einsum("bc,cnma->bnma", wts, q_na) / jnp.sum(wts, axis=1)[:, None, None, None]
-        act = jnp.argmax(qbar, axis=-1)
-        v_na = jnp.take_along_axis(q_na, act[..., None], axis=-1)[..., 0]
-        # Kernels of branches that households cannot tell apart at t + 1 must agree at t.
-        gap = lambda x: jnp.max(  # noqa: E731
-            jnp.abs(x[:, None] - x[None, :]).reshape(x.shape[0], x.shape[0], -1), axis=-1
-        )
-        kd = gap(kern.i.astype(game.dtype)) + gap(kern.t) + gap(kern.P)
-        mism = jnp.maximum(mism, jnp.max(jnp.where(c_next, kd, 0.0)))
-        return (v, v_na, v_cl, mism), None
-
-    xs = (
-        jax.tree.map(swap, now),
-        jax.tree.map(swap, nxt),
-        swap(svs),
-        classes[:-1],
-        classes[1:],
-    )
-    (v0, v_na0, v_cl0, mism), _ = jax.lax.scan(
-        body, (v_T, v_T, v_T, jnp.asarray(0.0, game.dtype)), xs, reverse=True
-    )
-    mu_gap = jnp.max(
-        jnp.where(
-            classes[0],
-            jnp.max(jnp.abs(mu0[:, None] - mu0[None, :]).reshape(mu0.shape[0], mu0.shape[0], -1), axis=-1),
-            0.0,
-        )
-    )
-    ret = lambda v: jnp.sum(p * jnp.sum(mu0 * v, axis=(1, 2)))  # noqa: E731
-    J, J_na, J_cl = ret(v0), ret(v_na0), ret(v_cl0)
-    return {
-        "policy_return": J,
-        "best_response_return": J_na,
-        "exploitability": J_na - J,
-        "clairvoyant_best_response_return": J_cl,
-        "clairvoyant_exploitability": J_cl - J,
-        "exact": (mism <= 1e-6) & (mu_gap <= 1e-6),
-    }
-
-
-# --- checkpoints ----------------------------------------------------------------------------------
-
-
-def _fingerprint(model) -> str:
-    leaves, treedef = jax.tree.flatten(model)
-    h = hashlib.sha256(str(treedef).encode())
-    for leaf in leaves:
-        h.update(np.asarray(leaf).tobytes() if eqx.is_array_like(leaf) else repr(leaf).encode())
-    return h.hexdigest()[:16]
-
-
-def _save_checkpoint(path: Path, tree, meta: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        eqx.tree_serialise_leaves(f, tree)
-    os.replace(tmp, path)
-    tmp_json = path.with_name(path.name + ".json.tmp")
-    tmp_json.write_text(json.dumps(meta, indent=1, default=float))
-    os.replace(tmp_json, path.with_name(path.name + ".json"))
-
-
-def _load_checkpoint(path: Path, like, signature: dict):
-    meta_path = path.with_name(path.name + ".json")
-    if not (path.exists() and meta_path.exists()):
-        return None
-    meta = json.loads(meta_path.read_text())
-    old = meta.get("signature", {})
-    differ = sorted(k for k in set(old) | set(signature) if old.get(k) != signature.get(k))
-    if differ:
-        raise ValueError(
-            f"checkpoint '{path}' was written by a different run (settings that differ: {differ}). "
-            "Delete it, or pass another checkpoint path, to start afresh."
-        )
-    with open(path, "rb") as f:
-        tree = eqx.tree_deserialise_leaves(f, like)
-    return tree, meta
 
 
 # --- the solver -----------------------------------------------------------------------------------
@@ -527,7 +304,7 @@ def configure(model, config, game: Game | None = None) -> _Setup:
     signature = {
         "method": method,
         "model": type(model).__name__,
-        "model_fingerprint": _fingerprint(model),
+        "model_fingerprint": fingerprint(model),
         "seed": seed,
         "noise_paths": mode,
         "horizon": int(T),
@@ -587,7 +364,7 @@ def train(setup: _Setup) -> _Training:
     params, opt_state = setup.params, setup.opt_state
     training = _Training(params, [], [], 0, 0.0, 0.0, 0.0, [0.0, None])
     if ckpt is not None:
-        loaded = _load_checkpoint(ckpt, (params, opt_state), setup.signature)
+        loaded = load_checkpoint(ckpt, (params, opt_state), setup.signature)
         if loaded is not None:
             (params, opt_state), meta = loaded
             training.iterations, training.rows, training.evals = (
@@ -605,10 +382,10 @@ def train(setup: _Setup) -> _Training:
 
     def checkpoint():
         if ckpt is not None:
-            _save_checkpoint(
+            save_checkpoint(
                 ckpt,
                 (params, opt_state),
-                _meta(
+                checkpoint_record(
                     setup.signature,
                     training.iterations,
                     training.rows,
@@ -831,14 +608,3 @@ def solve(model, config, game: Game | None = None) -> Solution:
     training = train(setup)
     ev = evaluate(setup, training)
     return build(model, setup, training, ev, t_start)
-
-
-def _meta(signature, it, rows, evals, train_wall, train_cpu):
-    return {
-        "signature": signature,
-        "iteration": it,
-        "history": rows,
-        "evaluations": evals,
-        "train_seconds": train_wall,
-        "train_cpu_seconds": train_cpu,
-    }

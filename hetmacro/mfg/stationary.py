@@ -19,11 +19,10 @@ At a trial interest rate r (the market's aggregate state, :mod:`hetmacro.market`
 3. **The market**: the same gap and the same rate search as the savings economies' fast path
    (:mod:`hetmacro.equilibrium`).
 
-A model without a market (``market()`` None) has no price to search: its stationary equilibrium is a
-fixed point of the distribution, mu = Gamma(mu) with Gamma(mu) the stationary distribution of the best
-response to mu's aggregate state. It is found by fictitious play on the distribution,
-mu_{k+1} = mu_k + (Gamma(mu_k) - mu_k) / (k + 2), stopped when |Gamma(mu_k) - mu_k| (total variation) is
-below ``dist_tol``-scaled ``tol``.
+A model without a market (``market()`` None) has no price to search: its stationary equilibrium would
+be a fixed point of the distribution itself, which on discrete actions may need mixed policies; this
+solver refuses it and says what to declare (a market) or which method to use instead (``dp`` on a finite
+horizon).
 
 **Accuracy against the fast path.** With a continuous choice the household's savings are exact; here
 they are restricted to the action grid, so the policy differs by up to half an action cell (for the
@@ -31,12 +30,11 @@ consumption-share action, s x / 2 in assets at cash on hand x) and r* by about t
 moves aggregate assets by that much: finer action grids converge to the fast path's r*.
 
 References: Howard (1960), *Dynamic Programming and Markov Processes*; Puterman (1994), *Markov Decision
-Processes*, ch. 6; Perrin et al. (2020), NeurIPS (fictitious play for mean-field games).
+Processes*, ch. 6.
 """
 
 from __future__ import annotations
 
-import math
 import time
 
 import equinox as eqx
@@ -187,36 +185,20 @@ class _PolicyIterationSearch(RateSearch):
         return self.cache[near]["V"], self.cache[near]["mu"]
 
     def solve(self, r: float, start, loose: bool) -> dict:
-        V0, mu0 = start
         dtype = self.game.dtype
-        seconds = 0.0
+        controls = (
+            jnp.asarray(self.hh_tol, dtype),
+            jnp.asarray(self.max_hh_iter, jnp.int32),
+            jnp.asarray(self.dist_tol, dtype),
+            jnp.asarray(self.max_dist_iter, jnp.int32),
+        )
+
+        def evaluate(start):
+            V0, mu0 = start
+            return _evaluate_jit(self.game, self.market, jnp.asarray(r, dtype), V0, mu0, *controls)
+
         with jax.enable_x64(dtype == jnp.float64):
-            for _ in range(5):
-                t0 = time.perf_counter()
-                out = jax.block_until_ready(
-                    _evaluate_jit(
-                        self.game,
-                        self.market,
-                        jnp.asarray(r, dtype),
-                        V0,
-                        mu0,
-                        jnp.asarray(self.hh_tol, dtype),
-                        jnp.asarray(self.max_hh_iter, jnp.int32),
-                        jnp.asarray(self.dist_tol, dtype),
-                        jnp.asarray(self.max_dist_iter, jnp.int32),
-                    )
-                )
-                seconds += time.perf_counter() - t0
-                if not float(out["prices_drift"]) > 1e-9:
-                    break
-                V0, mu0 = out["V"], out["mu"]
-        rec = dict(out)
-        for key in ("A", "S", "gap", "implied_rate", "hh_error", "dist_error", "prices_drift"):
-            rec[key] = float(rec[key])
-        if math.isnan(rec["implied_rate"]):
-            rec["implied_rate"] = None
-        for key in ("hh_iterations", "dist_iterations"):
-            rec[key] = int(rec[key])
+            rec, _ = self.settle(r, evaluate, start, lambda out: (out["V"], out["mu"]))
         if not rec["hh_error"] <= self.hh_tol:
             raise ConvergenceError(
                 f"{self.model_name}: policy iteration did not converge at r = {r:.10g} ({rec['hh_iterations']} "
@@ -227,9 +209,7 @@ class _PolicyIterationSearch(RateSearch):
                 f"{self.model_name}: the stationary distribution did not converge at r = {r:.10g} "
                 f"({rec['dist_iterations']} pushes, change {rec['dist_error']:.3g}). Fix: raise max_dist_iter."
             )
-        rec["seconds"] = seconds
         rec["start_next"] = (rec["V"], rec["mu"])
-        rec["counts"] = {"hh_iterations": rec["hh_iterations"], "dist_iterations": rec["dist_iterations"]}
         return rec
 
 
@@ -251,50 +231,15 @@ def _tables(game: Game, agg, pi):
     return out
 
 
-def _fictitious_play(game: Game, tol, hh_tol, dist_tol, max_hh_iter, max_dist_iter, max_iter):
-    """The distribution's fixed point mu = Gamma(mu) for a game without a market (see module docstring)."""
-    z = game.stationary_noise()
-    mu = _mu0(game)
-    V = None
-    rows = []
-
-    @eqx.filter_jit
-    def gamma(game, mu, V0):
-        agg = game.aggregate_state(mu, z, 0)
-        V0 = _initial_value(game, agg) if V0 is None else V0
-        V, pi, kern, k, gap = best_response(game, agg, V0, hh_tol, max_hh_iter)
-        mu_br, d_k, d_err = _stationary_under(game, pi, kern, mu, dist_tol, max_dist_iter)
-        return V, pi, mu_br, k, gap, d_k, d_err
-
-    for it in range(max_iter):
-        t0 = time.perf_counter()
-        V, pi, mu_br, k, gap, d_k, d_err = jax.block_until_ready(gamma(game, mu, V))
-        change = float(0.5 * jnp.sum(jnp.abs(mu_br - mu)))
-        rows.append(
-            {
-                "iteration": it,
-                "distance": change,
-                "hh_iterations": int(k),
-                "dist_iterations": int(d_k),
-                "seconds": time.perf_counter() - t0,
-            }
-        )
-        if change <= tol:
-            return mu, V, pi, rows, True
-        mu = mu + (mu_br - mu) / (it + 2)
-    return mu, V, pi, rows, False
-
-
 def solve_stationary_game(model, config) -> Solution:
     """Stationary equilibrium of any game without aggregate risk by policy iteration on its actions.
 
     Args:
         model: any :class:`~hetmacro.Model` without aggregate risk (its horizon is ignored: the
-            stationary equilibrium is of the infinite-horizon economy); with a market (``market()``)
-            the rate that clears it is searched, without one the distribution's fixed point.
-        config: a :class:`hetmacro.Stationary` resolved for "policy iteration" (tol on r* or on the fixed
-            point's total-variation distance without a market; hh_tol on the largest gain of another action,
-            utility units; dist_tol; the caps; verbose).
+            stationary equilibrium is of the infinite-horizon economy) that declares its market
+            (``market()``): the rate that clears it is searched.
+        config: a :class:`hetmacro.Stationary` resolved for "policy iteration" (tol on r*; hh_tol on the
+            largest gain of another action, utility units; dist_tol; the caps; verbose).
 
     Returns:
         A :class:`~hetmacro.Solution` (method ``"stationary"``, ``result.algorithm`` "policy iteration"):
@@ -305,7 +250,7 @@ def solve_stationary_game(model, config) -> Solution:
     t_start = time.perf_counter()
     tol, hh_tol, dist_tol, verbose = config.tol, config.hh_tol, config.dist_tol, config.verbose
     max_hh_iter, max_dist_iter = config.max_hh_iter, config.max_dist_iter
-    max_evaluations, max_iter = config.max_evaluations, config.max_iter
+    max_evaluations = config.max_evaluations
     name = type(model).__name__
     with jax.enable_x64(True):
         game = compile(model, dtype=jnp.float64)
@@ -313,44 +258,31 @@ def solve_stationary_game(model, config) -> Solution:
         if not float(game.beta) < 1.0:
             raise ValueError(f"{name}: beta = {float(game.beta)}: a stationary equilibrium needs beta < 1.")
         market = game.model.market()
-        t_compiled = time.perf_counter()
         if market is None:
-            mu, V, pi, rows, converged = _fictitious_play(
-                game, tol, hh_tol, dist_tol, max_hh_iter, max_dist_iter, max_iter
+            raise ValueError(
+                f"{name} declares no market (market() is None): a stationary equilibrium is then a fixed point "
+                "of the distribution itself, which this solver does not search. Fix: declare what clears, "
+                "def market(self): return hm.CapitalMarket('K') (or hm.AssetSupply(...)), or solve the "
+                "finite-horizon game with method='dp'."
             )
-            if not converged:
-                raise ConvergenceError(
-                    f"{name}: fictitious play on the distribution did not reach a fixed point within max_iter = "
-                    f"{max_iter} steps (last distance {rows[-1]['distance']:.3g}). Fix: raise max_iter or "
-                    "declare the model's market."
-                )
-            agg = game.aggregate_state(mu, game.stationary_noise(), 0)
-            solved_game, r_star, bracket, r_bounds = game, None, None, None
-            history = pd.DataFrame(rows).set_index("iteration")
-            rec = {"hh_error": float("nan"), "dist_error": float("nan"), "A": None, "S": None}
-            evaluations = len(rows)
-        else:
-            market.check(game, game.reset(jax.random.PRNGKey(0)))
-            F = _PolicyIterationSearch(game, market, hh_tol, dist_tol, max_hh_iter, max_dist_iter)
-            r_lo = float(market.lowest_rate(game, _mu0(game)))
-            r_hi = 1.0 / float(game.beta) - 1.0
-            r_star, bracket = find_rate(F, r_lo, r_hi, tol, max_evaluations)
-            rec = F(r_star)
-            mu, V, pi = rec["mu"], rec["V"], rec["pi"]
-            solved_game, agg = _at_rate_jit(market, game, jnp.asarray(r_star, jnp.float64), mu)
-            history = pd.DataFrame(F.rows).set_index("evaluation")
-            r_bounds = (r_lo, r_hi)
-            evaluations = len(F.rows)
+        t_compiled = time.perf_counter()
+        market.check(game, game.reset(jax.random.PRNGKey(0)))
+        F = _PolicyIterationSearch(game, market, hh_tol, dist_tol, max_hh_iter, max_dist_iter)
+        r_lo = float(market.lowest_rate(game, _mu0(game)))
+        r_hi = 1.0 / float(game.beta) - 1.0
+        r_star, bracket = find_rate(F, r_lo, r_hi, tol, max_evaluations)
+        rec = F(r_star)
+        mu, V, pi = rec["mu"], rec["V"], rec["pi"]
+        solved_game, agg = _at_rate_jit(market, game, jnp.asarray(r_star, jnp.float64), mu)
+        history = pd.DataFrame(F.rows).set_index("evaluation")
         tables = {k: np.asarray(v) for k, v in _tables(solved_game, agg, pi).items()}
     t_solved = time.perf_counter()
     if verbose:
         print(history.to_string())
     mu = np.asarray(mu)
     values = {k: float(v) for k, v in agg.values.items() if np.ndim(v) == 0}
-    aggregates = {} if r_star is None else {"r": r_star}
-    aggregates.update({k: v for k, v in values.items() if k not in aggregates})
-    if rec["A"] is not None:
-        aggregates.update(A=rec["A"], S=rec["S"], excess_supply=rec["A"] - rec["S"])
+    aggregates = {"r": r_star, **{k: v for k, v in values.items() if k != "r"}}
+    aggregates.update(A=rec["A"], S=rec["S"], excess_supply=rec["A"] - rec["S"])
     for k, v in tables.items():
         if len(k) == 1 and k.islower() and k.upper() not in aggregates:
             aggregates[k.upper()] = float(np.sum(mu * v))
@@ -358,12 +290,12 @@ def solve_stationary_game(model, config) -> Solution:
     result = StationaryResult(
         algorithm="policy iteration",
         market=repr(market),
-        evaluations=evaluations,
+        evaluations=len(F.rows),
         household_iterations=int(history["hh_iterations"].sum()),
         distribution_iterations=int(history["dist_iterations"].sum()),
         household_error=rec["hh_error"],
         distribution_error=rec["dist_error"],
-        rate_bounds=r_bounds,
+        rate_bounds=(r_lo, r_hi),
         bracket=bracket,
         tolerances={"r": tol, "household": hh_tol, "distribution": dist_tol},
         top_mass=float(mu[-1].sum()),

@@ -461,9 +461,6 @@ def excess_supply(model_or_problem, r: float, **options) -> float:
 # Far from the root only the sign of G matters: there the inner loops stop at these tolerances.
 LOOSE_HH_TOL = 1e-7
 LOOSE_DIST_TOL = 1e-9
-#: Re-solve at a trial rate when the prices at the policy's own distribution moved by more than this.
-DRIFT_TOL = 1e-9
-MAX_DRIFT_SOLVES = 5
 
 
 class _EGMSearch(RateSearch):
@@ -517,28 +514,15 @@ class _EGMSearch(RateSearch):
 
     def solve(self, r: float, start, loose: bool) -> dict:
         hh_tol, dist_tol = self.tolerances(loose)
-        seconds = 0.0
-        Va0, mu0, cold = start
+        controls = self.controls(loose=loose)
+
+        def evaluate(start):
+            c0, mu0, cold = start
+            return _evaluate_jit(self.problem, _f64(r), _f64(c0), jnp.asarray(cold), mu0, *controls)
+
         with jax.enable_x64(True):
-            for _ in range(MAX_DRIFT_SOLVES):
-                t0 = time.perf_counter()
-                out = jax.block_until_ready(
-                    _evaluate_jit(
-                        self.problem, _f64(r), Va0, jnp.asarray(cold), mu0, *self.controls(loose=loose)
-                    )
-                )
-                seconds += time.perf_counter() - t0
-                if not float(out["prices_drift"]) > DRIFT_TOL:
-                    break
-                Va0, mu0, cold = out["Va"], out["mu"], False
-        check_natural_limit(self.problem, r, out["y"])
-        rec = dict(out)
-        for key in ("A", "S", "gap", "implied_rate", "hh_error", "dist_error", "prices_drift"):
-            rec[key] = float(rec[key])
-        if math.isnan(rec["implied_rate"]):
-            rec["implied_rate"] = None
-        for key in ("hh_iterations", "dist_iterations"):
-            rec[key] = int(rec[key])
+            rec, _ = self.settle(r, evaluate, start, lambda out: (out["c"], out["mu"], False))
+        check_natural_limit(self.problem, r, rec["y"])
         if not rec["hh_error"] <= hh_tol:
             raise ConvergenceError(
                 _convergence_message(
@@ -556,16 +540,7 @@ class _EGMSearch(RateSearch):
                     "max_dist_iter",
                 )
             )
-        if rec["prices_drift"] > DRIFT_TOL:
-            raise ConvergenceError(
-                f"{self.model_name}: at r = {r:.10g} the household's income at its own stationary distribution "
-                f"still differs by {rec['prices_drift']:.3g} (relative) from the income it was solved at after "
-                f"{MAX_DRIFT_SOLVES} solves: an aggregate other than the market's unknown depends on the "
-                "distribution of assets and does not settle. Declare it as the market's unknown instead."
-            )
-        rec["seconds"] = seconds
         rec["start_next"] = (rec["c"], rec["mu"], False)
-        rec["counts"] = {"hh_iterations": rec["hh_iterations"], "dist_iterations": rec["dist_iterations"]}
         return rec
 
 
