@@ -289,3 +289,45 @@ def test_parameter_shocks_match_sequence_jacobian(ssj_parameter_irfs, name, tabl
     assert {"w (%)", "r (pp)", "C (%)", "K (%)", "Y (%)"} <= set(tab.columns)  # every series moves
     err = _compare(tab, ref.rename(columns=lambda c: c + "_x" if c.endswith(("pct", "pp")) else c), "_x")
     assert max(err.values()) < 1e-7, err
+
+
+class _Bond(hm.SavingsEconomy):
+    """Huggett's economy (no firm, a bond in zero net supply) on a small grid."""
+
+    beta: float = hm.param(0.96)
+    sigma: float = hm.param(2.0)
+    r: float = hm.param(0.0)
+    n_a: int = hm.static(80)
+
+    def utility(self):
+        return hm.CRRA(self.sigma)
+
+    def grid(self):
+        return hm.Grid("a", -2.0 + hm.geometric_grid(0.0, 22.0, self.n_a))
+
+    def chain(self):
+        return hm.Chain("e", [0.1, 1.0], [[0.5, 0.5], [0.075, 0.925]])
+
+    def income(self, e, p):
+        return e
+
+    def market(self):
+        return hm.ZeroNetSupply()
+
+
+def test_an_asset_in_zero_net_supply_has_its_rate_as_the_unknown(x64):
+    """With the bond in zero net supply the unknown is its rate, an ex-ante rate: r_0 is predetermined,
+    the rate falls when households become more patient (they want to save more and cannot in aggregate),
+    the bond market clears along the path (A = 0 to rounding), and the linear IRF is the first-order
+    limit of the nonlinear transition (the error relative to the response falls tenfold with the shock)."""
+    T = 100
+    lin = hm.solve(_Bond(), method="linear", shock="beta", shock_size=1e-3, T=T, horizon=10)
+    tab = lin.result.irf
+    assert list(tab.columns[:3]) == ["beta (level)", "r (pp)", "A (level)"]
+    assert tab["r (pp)"].iloc[0] == 0.0 and tab["r (pp)"].iloc[1] < -0.05
+    assert np.max(np.abs(tab["A (level)"])) < 1e-10
+    ss = lin.result.steady_state
+    G = sq.ge_jacobians(ss, sq.jacobians(ss, T, ("beta",)))
+    errors = _first_order_errors(ss, G, "beta", 0.9 ** np.arange(T), (1e-3, 1e-4, 1e-5), ("r",))
+    orders = np.log10(errors[:-1] / errors[1:])
+    assert np.all(orders > 0.85) and errors[0] < 1e-3, errors

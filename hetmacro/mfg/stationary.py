@@ -186,15 +186,15 @@ class _PolicyIterationSearch(RateSearch):
 
     def solve(self, r: float, start, loose: bool) -> dict:
         dtype = self.game.dtype
-        controls = (
-            jnp.asarray(self.hh_tol, dtype),
-            jnp.asarray(self.max_hh_iter, jnp.int32),
-            jnp.asarray(self.dist_tol, dtype),
-            jnp.asarray(self.max_dist_iter, jnp.int32),
-        )
 
         def evaluate(start):
             V0, mu0 = start
+            controls = (
+                jnp.asarray(self.hh_tol, dtype),
+                jnp.asarray(self.max_hh_iter, jnp.int32),
+                jnp.asarray(self.dist_tol, dtype),
+                jnp.asarray(self.max_dist_iter, jnp.int32),
+            )
             return _evaluate_jit(self.game, self.market, jnp.asarray(r, dtype), V0, mu0, *controls)
 
         with jax.enable_x64(dtype == jnp.float64):
@@ -304,8 +304,9 @@ def solve_stationary_game(model, config) -> Solution:
     solved_model = model
     if isinstance(market, AssetSupply):
         value = getattr(model, market.rate)
+        as_array = np.asarray if isinstance(value, np.ndarray) else jnp.asarray
         solved_model = eqx.tree_at(
-            lambda m: getattr(m, market.rate), model, jnp.asarray(r_star, jnp.asarray(value).dtype)
+            lambda m: getattr(m, market.rate), model, as_array(r_star, np.asarray(value).dtype)
         )
     return Solution(
         method="stationary",

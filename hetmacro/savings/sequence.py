@@ -26,10 +26,13 @@ F[0, s] = <D_ss, dy^{(s)}>, F[t, s] = <E_{t-1}, dD_1^{(s)}>, and J[t, s] = F[t, 
 derivatives are exact (no finite-difference step): the result equals :func:`jacobians_direct`
 (``jax.jacfwd`` through the whole T-period path) to rounding.
 
-**GE.** H_U = J^{A,U} L - S_U and H_theta = J^{A,theta} - S_theta (L the one-period lag for capital, the
-identity for a rate); the unknown's response is dU = G_U dtheta with G_U = -H_U^{-1} H_theta, and every
-other output follows: prices dX_t = X_U dU_{t-lag} + X_theta dtheta_t (derivatives of the model's
-``prices``), dC = J^{C,U} L dU + J^{C,theta} dtheta. :func:`nonlinear_transition` solves H = 0 exactly
+**GE.** Date t reads the unknown of t - 1 (L the one-period lag): K_{t-1}, or the rate r_t on the asset
+bought at t - 1 (predetermined at t = 0, an ex-ante rate). H_U = J^{A,U} L - I for capital, and
+H_U = (J^{A,U} - S_U) L for an asset in given supply, whose last rate is held at its steady state (it
+reaches no date of the truncated path); H_theta = J^{A,theta} - S_theta. The unknown's response is
+dU = G_U dtheta with G_U = -H_U^{-1} H_theta, and every other output follows: prices
+dX_t = X_U dU_{t-1} + X_theta dtheta_t (derivatives of the model's ``prices``),
+dC = J^{C,U} L dU + J^{C,theta} dtheta. :func:`nonlinear_transition` solves H = 0 exactly
 by quasi-Newton steps with H_U, for the first-order check.
 
 **Dates in the tables.** Solutions report IRFs in the Game's dating (:func:`hetmacro.report.irf`): the
@@ -223,20 +226,22 @@ def _ge(ss: SteadyState, J: dict) -> dict:
     names = tuple(J["A"])
     T = J["A"]["U"].shape[0]
     eye = jnp.eye(T, dtype=ss.Va.dtype)
-    lag = jnp.eye(T, k=-1, dtype=ss.Va.dtype) if ss.capital else eye  # dU_t as date t's prices read it
+    lag = jnp.eye(T, k=-1, dtype=ss.Va.dtype)  # date t's prices read the unknown of t - 1
     x_ss = {k: ss.input_value(k) for k in names}
     dP = jax.jacfwd(lambda x: _price_map(ss, x))(x_ss)  # {price: {input: scalar}}
     dS = jax.jacfwd(lambda x: _supply(ss, x))(x_ss)  # {input: scalar}
     if ss.capital:  # H_t = A_t(K_{t-1}, ...) - K_t
         H_U = J["A"]["U"] @ lag - eye
-    else:  # H_t = A_t(r_t, ...) - S_t(r_t, ...)
-        H_U = J["A"]["U"] - dS["U"] * eye
+    else:  # H_t = A_t(r_t, ...) - S_t(r_t, ...), r_t the rate on the asset bought at t - 1 (U_{t-1})
+        H_U = _last_at_steady_state((J["A"]["U"] - dS["U"] * eye) @ lag)
     lu = jax.scipy.linalg.lu_factor(H_U)
     out = {"H_U": H_U}
     for k in names:
         if k == "U":
             continue
         H_k = J["A"][k] - dS[k] * eye
+        if not ss.capital:
+            H_k = H_k.at[-1].set(0.0)
         G_U = -jax.scipy.linalg.lu_solve(lu, H_k)
         dU_in = lag @ G_U  # the unknown as date t reads it
         G = {ss.unknown: G_U}
@@ -249,6 +254,13 @@ def _ge(ss: SteadyState, J: dict) -> dict:
         G[k] = eye
         out[k] = G
     return out
+
+
+def _last_at_steady_state(H):
+    """For an asset in given supply: the rate on the asset bought at T - 1 reaches no date of the
+    truncated path (households expect the steady state after T), so its column of H is zero; hold it at
+    the steady state instead of clearing the market at T - 1 (row T - 1 becomes dU_{T-1} = 0)."""
+    return H.at[-1].set(0.0).at[-1, -1].set(1.0)
 
 
 def linear_irf(G: dict, shocks: dict) -> dict:
@@ -264,7 +276,7 @@ def linear_irf(G: dict, shocks: dict) -> dict:
 # --- the nonlinear perfect-foresight transition ------------------------------------------------------------
 def _path_inputs(ss: SteadyState, U, shocks: dict) -> dict:
     """Input paths from the unknown's path (T,) and the shocks' level deviations."""
-    U_in = jnp.concatenate([ss.U[None], U[:-1]]) if ss.capital else U
+    U_in = jnp.concatenate([ss.U[None], U[:-1]])  # date t reads the unknown of t - 1
     X = {"U": U_in}
     for k, d in shocks.items():
         X[k] = ss.input_value(k) + d
@@ -274,11 +286,13 @@ def _path_inputs(ss: SteadyState, U, shocks: dict) -> dict:
 def _residual(ss: SteadyState, U, shocks: dict):
     X = _path_inputs(ss, U, shocks)
     A, C, _, _ = _household_path(ss, X)
-    S = U if ss.capital else jax.vmap(lambda x: _supply(ss, x))(X)
     prices = jax.vmap(lambda x: _price_map(ss, x))(X)
     if ss.capital:
         prices.pop(ss.unknown)  # date t reads K_{t-1}; the path reports end-of-period K
-    return A - S, {**prices, ss.unknown: U, "A": A, "C": C}
+        return A - U, {**prices, ss.unknown: U, "A": A, "C": C}
+    H = A - jax.vmap(lambda x: _supply(ss, x))(X)
+    H = H.at[-1].set(U[-1] - ss.U)  # the last rate at its steady state (see _last_at_steady_state)
+    return H, {**prices, "A": A, "C": C}
 
 
 def nonlinear_transition(
@@ -345,7 +359,9 @@ def irf_table(
         level[k] = float(ss.input_value(k)) if k in inputs else steady[k]
     baseline = {k: np.full(H, level[k]) for k in dev}
     shocked = {k: level[k] + dev[k] for k in dev}
-    frame = irf_frame(baseline, shocked, levels=tuple(inputs))
+    # An asset in zero net supply: its steady-state holdings are 0 up to rounding, so a level, not a percent.
+    units = {} if ss.capital else {"A": "level"}
+    frame = irf_frame(baseline, shocked, levels=tuple(inputs), units=units)
     frame.attrs.update(
         {
             "description": "first-order (sequence-space) response to an unanticipated, then perfectly "
@@ -535,7 +551,7 @@ def solve_linear(model, config) -> Solution:
             rho = float(model.common_noise().rho)
             unit = {"z": jnp.asarray(rho ** np.arange(T, dtype=np.float64))}
             dU = linear_irf(G, unit)[ss.unknown]
-            dU_in = jnp.concatenate([jnp.zeros((1,)), dU[:-1]]) if ss.capital else dU
+            dU_in = jnp.concatenate([jnp.zeros((1,)), dU[:-1]])
             Phi = _policy_responses_jit(ss, {"U": dU_in, **unit}, T)[:lags]
             game = compile(model, dtype=jnp.float64)
             policy = GamePolicy(LinearPolicy(ss.a_next, Phi, jnp.asarray(rho, jnp.float64)), game)

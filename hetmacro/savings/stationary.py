@@ -514,10 +514,10 @@ class _EGMSearch(RateSearch):
 
     def solve(self, r: float, start, loose: bool) -> dict:
         hh_tol, dist_tol = self.tolerances(loose)
-        controls = self.controls(loose=loose)
 
         def evaluate(start):
             c0, mu0, cold = start
+            controls = self.controls(loose=loose)
             return _evaluate_jit(self.problem, _f64(r), _f64(c0), jnp.asarray(cold), mu0, *controls)
 
         with jax.enable_x64(True):
@@ -609,7 +609,8 @@ def solve_stationary(model, config) -> Solution:
                 )
             )
         V = np.asarray(V)
-    game_star = problem.market.game_at(problem.game, r_star)
+    with jax.enable_x64(True):
+        game_star = problem.market.game_at(problem.game, r_star)
     t_values = time.perf_counter()
     a = np.asarray(problem.a)
     mu = np.asarray(rec["mu"])
@@ -665,4 +666,6 @@ def _solved_model(model, problem: SavingsProblem, r_star: float):
     """The user's model (its own dtypes) with an asset-supply market's rate set to r*."""
     rate = problem.market.rate
     value = getattr(model, rate)
-    return eqx.tree_at(lambda m: getattr(m, rate), model, jnp.asarray(r_star, jnp.asarray(value).dtype))
+    # numpy for a numpy parameter: a float64 value is kept without switching x64 on
+    as_array = np.asarray if isinstance(value, np.ndarray) else jnp.asarray
+    return eqx.tree_at(lambda m: getattr(m, rate), model, as_array(r_star, np.asarray(value).dtype))

@@ -45,7 +45,8 @@ class SteadyState(eqx.Module):
         values: every aggregate and price at the steady state (scalars).
         Va, a_next, c: (n, m) marginal value of assets, savings and goods consumption; mu: (n, m) the
             stationary distribution of a_next; A, C: aggregate assets and consumption.
-        unknown: the unknown's name; capital: whether it is capital (read with a one-period lag).
+        unknown: the unknown's name (read by date t's prices with a one-period lag); capital: whether it is
+            capital (the households' assets themselves) or the rate of an asset in given supply.
         names: the model's aggregates and prices in the order it declares them (tables follow it).
     """
 
