@@ -10,7 +10,8 @@ evaluation a household solve and a stationary distribution; :class:`RateSearch` 
    *implied rate* (the rate at which the market would clear with what households hold, a cobweb step)
    bounds it from above, and vice versa; otherwise steps toward the unevaluated end shrink the distance
    to it fourfold, so a root near 1/beta - 1 is reached geometrically.
-2. **Brent's method** (scipy) on the bracket, converging superlinearly.
+2. **Brent's method** (scipy) on the bracket, converging superlinearly (bisection for a gap that is a
+   step function, as on a discrete action grid).
 
 Far from the root only the sign of G matters: there the inner loops stop at loose tolerances and a point
 is kept loose when |G| exceeds ``LOOSE_GATE`` times the market's gap scale; every point closer, and the
@@ -206,8 +207,14 @@ def _bracket(F: RateSearch, r_lo: float, r_hi: float, max_evaluations: int):
     )
 
 
-def find_rate(F: RateSearch, r_lo: float, r_hi: float, tol: float, max_evaluations: int):
+def find_rate(
+    F: RateSearch, r_lo: float, r_hi: float, tol: float, max_evaluations: int, steps: str = "brent"
+):
     """The equilibrium rate in (r_lo, r_hi): bracket, then Brent's method to ``tol`` (units of r).
+
+    ``steps="bisect"`` halves the bracket instead: for a gap that is a step function (households on a
+    discrete action grid switch action at isolated rates), where Brent's interpolation steps are wasted,
+    it takes log2(width / tol) evaluations.
 
     Returns:
         (r_star, (lo, hi)): the root and the bracket it was found in.
@@ -222,8 +229,9 @@ def find_rate(F: RateSearch, r_lo: float, r_hi: float, tol: float, max_evaluatio
         r_star = lo
     else:
         remaining = max(max_evaluations - len(F.rows), 1)
+        root = optimize.brentq if steps == "brent" else optimize.bisect
         try:
-            r_star = optimize.brentq(F.gap, lo, hi, xtol=tol, rtol=4 * np.finfo(float).eps, maxiter=remaining)
+            r_star = root(F.gap, lo, hi, xtol=tol, rtol=4 * np.finfo(float).eps, maxiter=remaining)
         except RuntimeError as err:
             raise NoEquilibriumError(
                 f"{F.model_name}: the root-finder did not converge within max_evaluations = {max_evaluations} "

@@ -17,7 +17,8 @@ At a trial interest rate r (the market's aggregate state, :mod:`hetmacro.market`
 2. **The distribution**: the stationary distribution of that policy through the game's ``push``
    (:func:`hetmacro.markov.stationary_distribution`).
 3. **The market**: the same gap and the same rate search as the savings economies' fast path
-   (:mod:`hetmacro.equilibrium`).
+   (:mod:`hetmacro.equilibrium`), its last steps bisections: on discrete actions the gap jumps where a
+   household switches action, and the root is such a jump.
 
 A model without a market (``market()`` None) has no price to search: its stationary equilibrium would
 be a fixed point of the distribution itself, which on discrete actions may need mixed policies; this
@@ -270,7 +271,7 @@ def solve_stationary_game(model, config) -> Solution:
         F = _PolicyIterationSearch(game, market, hh_tol, dist_tol, max_hh_iter, max_dist_iter)
         r_lo = float(market.lowest_rate(game, _mu0(game)))
         r_hi = 1.0 / float(game.beta) - 1.0
-        r_star, bracket = find_rate(F, r_lo, r_hi, tol, max_evaluations)
+        r_star, bracket = find_rate(F, r_lo, r_hi, tol, max_evaluations, steps="bisect")
         rec = F(r_star)
         mu, V, pi = rec["mu"], rec["V"], rec["pi"]
         solved_game, agg = _at_rate_jit(market, game, jnp.asarray(r_star, jnp.float64), mu)
