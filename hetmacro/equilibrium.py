@@ -30,7 +30,10 @@ import time
 
 import jax
 import numpy as np
+import pandas as pd
 from scipy import optimize
+
+from .results import StationaryResult
 
 __all__ = ["ConvergenceError", "NoEquilibriumError", "RateSearch", "find_rate"]
 
@@ -124,6 +127,27 @@ class RateSearch:
     def gap(self, r: float) -> float:
         """G(r) for the root-finder: loose where |G| is large (its sign is all that matters there)."""
         return self(r, loose=True)["gap"]
+
+    def result(self, algorithm: str, market, rec: dict, bounds: tuple, bracket: tuple, tolerances: dict):
+        """(:class:`~hetmacro.results.StationaryResult`, history frame) of a finished search, its
+        record at r* being ``rec``."""
+        history = pd.DataFrame(self.rows).set_index("evaluation")
+        mu = np.asarray(rec["mu"])
+        result = StationaryResult(
+            algorithm=algorithm,
+            market=repr(market),
+            evaluations=len(self.rows),
+            household_iterations=int(history["hh_iterations"].sum()),
+            distribution_iterations=int(history["dist_iterations"].sum()),
+            household_error=rec["hh_error"],
+            distribution_error=rec["dist_error"],
+            rate_bounds=bounds,
+            bracket=bracket,
+            tolerances=tolerances,
+            top_mass=float(mu[-1].sum()),
+            mass=float(mu.sum()),
+        )
+        return result, history
 
     def settle(self, r: float, evaluate, start, restart) -> tuple[dict, float]:
         """One evaluation at r, ``evaluate(start)`` (compiled; returns at least A, S, gap, implied_rate,

@@ -62,6 +62,11 @@ class Market(eqx.Module):
         """The game whose households face rate r (the game itself when the rate follows from aggregates)."""
         return game
 
+    def model_at(self, model, r: float):
+        """The model whose households face rate r: the model itself when the rate follows from aggregates,
+        else the model with its rate parameter set to r (in the parameter's own dtype)."""
+        return model
+
     def rebase(self, game, agg, mu):
         """The aggregate state at the same rate as ``agg``, the other aggregates read from ``mu``."""
         raise NotImplementedError
@@ -239,6 +244,12 @@ class AssetSupply(Market):
 
     def game_at(self, game, r):
         return eqx.tree_at(lambda g: getattr(g.model, self.rate), game, jnp.asarray(r, game.dtype))
+
+    def model_at(self, model, r: float):
+        value = getattr(model, self.rate)
+        # numpy for a numpy parameter: a float64 value is kept without switching x64 on
+        as_array = np.asarray if isinstance(value, np.ndarray) else jnp.asarray
+        return eqx.tree_at(lambda m: getattr(m, self.rate), model, as_array(r, np.asarray(value).dtype))
 
     def at_rate(self, game, r, mu):
         game_r = self.game_at(game, r)

@@ -42,13 +42,11 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-import pandas as pd
 
 from ..equilibrium import ConvergenceError, RateSearch, find_rate
 from ..game import Game, compile
 from ..market import AssetSupply, Market
 from ..markov import bicgstab, stationary_distribution
-from ..results import StationaryResult
 from ..solution import Solution
 
 __all__ = ["best_response", "solve_stationary_game"]
@@ -275,9 +273,10 @@ def solve_stationary_game(model, config) -> Solution:
         rec = F(r_star)
         mu, V, pi = rec["mu"], rec["V"], rec["pi"]
         solved_game, agg = _at_rate_jit(market, game, jnp.asarray(r_star, jnp.float64), mu)
-        history = pd.DataFrame(F.rows).set_index("evaluation")
         tables = {k: np.asarray(v) for k, v in _tables(solved_game, agg, pi).items()}
     t_solved = time.perf_counter()
+    tolerances = {"r": tol, "household": hh_tol, "distribution": dist_tol}
+    result, history = F.result("policy iteration", market, rec, (r_lo, r_hi), bracket, tolerances)
     if verbose:
         print(history.to_string())
     mu = np.asarray(mu)
@@ -288,30 +287,9 @@ def solve_stationary_game(model, config) -> Solution:
         if len(k) == 1 and k.islower() and k.upper() not in aggregates:
             aggregates[k.upper()] = float(np.sum(mu * v))
     policy = {**tables, "pi": np.asarray(pi)}
-    result = StationaryResult(
-        algorithm="policy iteration",
-        market=repr(market),
-        evaluations=len(F.rows),
-        household_iterations=int(history["hh_iterations"].sum()),
-        distribution_iterations=int(history["dist_iterations"].sum()),
-        household_error=rec["hh_error"],
-        distribution_error=rec["dist_error"],
-        rate_bounds=(r_lo, r_hi),
-        bracket=bracket,
-        tolerances={"r": tol, "household": hh_tol, "distribution": dist_tol},
-        top_mass=float(mu[-1].sum()),
-        mass=float(mu.sum()),
-    )
-    solved_model = model
-    if isinstance(market, AssetSupply):
-        value = getattr(model, market.rate)
-        as_array = np.asarray if isinstance(value, np.ndarray) else jnp.asarray
-        solved_model = eqx.tree_at(
-            lambda m: getattr(m, market.rate), model, as_array(r_star, np.asarray(value).dtype)
-        )
     return Solution(
         method="stationary",
-        model=solved_model,
+        model=market.model_at(model, r_star),
         game=solved_game,
         policy=policy,
         values=np.asarray(V),

@@ -40,14 +40,12 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-import pandas as pd
 from scipy import optimize
 
 from ..equilibrium import ConvergenceError, NoEquilibriumError, RateSearch, find_rate
 from ..game import Game, compile
-from ..market import AssetSupply, CapitalMarket, Market
+from ..market import CapitalMarket, Market
 from ..markov import stationary_distribution
-from ..results import StationaryResult
 from ..solution import Solution
 from . import egm
 from .distribution import push_savings
@@ -625,21 +623,8 @@ def solve_stationary(model, config) -> Solution:
         if Y is not None:
             aggregates["saving_rate"] = delta * K / Y
             aggregates["goods_market_residual"] = Y - aggregates["C"] - delta * K
-    history = pd.DataFrame(F.rows).set_index("evaluation")
-    result = StationaryResult(
-        algorithm="egm",
-        market=repr(problem.market),
-        evaluations=len(F.rows),
-        household_iterations=int(history["hh_iterations"].sum()),
-        distribution_iterations=int(history["dist_iterations"].sum()),
-        household_error=rec["hh_error"],
-        distribution_error=rec["dist_error"],
-        rate_bounds=(r_lo, r_hi),
-        bracket=bracket,
-        tolerances={"r": tol, "household": hh_tol, "distribution": dist_tol},
-        top_mass=float(mu[-1].sum()),
-        mass=float(mu.sum()),
-    )
+    tolerances = {"r": tol, "household": hh_tol, "distribution": dist_tol}
+    result, history = F.result("egm", problem.market, rec, (r_lo, r_hi), bracket, tolerances)
     timings = {
         "compile": t_compiled - t_start,
         "solve": t_solved - t_compiled,
@@ -647,10 +632,9 @@ def solve_stationary(model, config) -> Solution:
         "values": t_values - t_solved,
     }
     policy = {"a_next": a_next, "c": c, "consumption_share": c_util / cash}
-    solved_model = _solved_model(model, problem, r_star) if isinstance(problem.market, AssetSupply) else model
     return Solution(
         method="stationary",
-        model=solved_model,
+        model=problem.market.model_at(model, r_star),
         game=game_star,
         policy=policy,
         values=V,
@@ -660,12 +644,3 @@ def solve_stationary(model, config) -> Solution:
         stationary=mu,
         result=result,
     )
-
-
-def _solved_model(model, problem: SavingsProblem, r_star: float):
-    """The user's model (its own dtypes) with an asset-supply market's rate set to r*."""
-    rate = problem.market.rate
-    value = getattr(model, rate)
-    # numpy for a numpy parameter: a float64 value is kept without switching x64 on
-    as_array = np.asarray if isinstance(value, np.ndarray) else jnp.asarray
-    return eqx.tree_at(lambda m: getattr(m, rate), model, as_array(r_star, np.asarray(value).dtype))
