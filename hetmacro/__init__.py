@@ -12,6 +12,7 @@ if not _os.path.isdir(_os.path.join(_os.path.dirname(__file__), "models")) and _
 
 from . import grids, noise, results
 from .game import Flow, Game, Kernel, compile
+from .hmx import register_model
 from .grids import (
     ActionGrid,
     Chain,
@@ -84,6 +85,7 @@ __all__ = [
     "param",
     "policies",
     "product_chain",
+    "register_model",
     "results",
     "rouwenhorst",
     "shipped_calibrations",

@@ -8,8 +8,11 @@ can read with ``head -1 file.hmx``:
   values and the static settings), ``method``, ``seed``, ``options``;
 - the Solution's scalar fields (exploitability and its kind, aggregates, timings), its typed result
   (:mod:`hetmacro.results`) and solver configuration (:mod:`hetmacro.solvers`), and a
-  description of every array that follows (``arrays``: shape and dtype), with the byte length and the
-  SHA-256 of the array section.
+  description of every array that follows (``arrays``: shape and dtype), the byte length of the array
+  section, and ``sha256``: the SHA-256 of the canonical JSON of every other header field (sorted keys,
+  no spaces) followed by a newline and the array section. Any edit of the header or the arrays is
+  a :class:`SolutionFileError` on reading (the checksum guards against accidents and careless edits;
+  it is not a signature: whoever rewrites the file can also rewrite the checksum).
 
 The rest of the file is the arrays, written with :func:`equinox.tree_serialise_leaves` (numpy's
 ``.npy`` records, read back with ``allow_pickle=False``): the model's array parameters, the flows,
@@ -19,6 +22,11 @@ is recompiled in the saved precision, so every table of a reloaded Solution equa
 for bit. A network policy (RSPG) is saved when it is an equinox Module whose class can be rebuilt with
 ``type(policy).from_spec(game, **spec)`` from a JSON ``spec()``; otherwise the file says it was not
 saved and the reloaded Solution has no policy (tables work, re-simulation does not).
+
+**Nothing in a file runs code.** Reading never imports a module named in a file: the model class is
+looked up in an allow-list, the shipped models (:mod:`hetmacro.models`) and the classes registered
+with :func:`register_model` or passed as ``hetmacro.load(path, model_class=MyModel)``; a saved policy's
+class in the toolkit's own policy classes; typed results and solver configurations in theirs.
 
 :func:`save` writes a file, :func:`read_header` reads its JSON header alone, and :func:`read` checks
 and decodes a whole file into the keyword arguments of :class:`~hetmacro.Solution`, which
@@ -30,7 +38,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import importlib
 import io as _io
 import json
 import math
@@ -45,10 +52,10 @@ import pandas as pd
 from .game import Flow
 from .model import AggState
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "SolutionFileError", "read", "read_header", "save"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "SolutionFileError", "read", "read_header", "register_model", "save"]
 
 FORMAT = "hetmacro-solution"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the checksum covers the header too
 _MAX_HEADER = 64 * 1024 * 1024
 
 
@@ -236,8 +243,43 @@ def _encode_model(model, enc: _Encoder) -> tuple[dict, dict]:
     return calibration, fields
 
 
-def _resolve_class(path: str, model_class):
-    module, _, qualname = path.partition(":")
+_REGISTERED: dict[str, type] = {}
+
+
+def register_model(cls: type) -> type:
+    """Allow ``hetmacro.load`` to rebuild models of class ``cls`` from a file without being passed it.
+
+    Reading a file never imports the module it names; a model class must be shipped
+    (:mod:`hetmacro.models`), registered here, or passed as ``hetmacro.load(path, model_class=cls)``.
+    Usable as a class decorator. Returns ``cls``.
+    """
+    from .model import Model
+
+    if not (isinstance(cls, type) and issubclass(cls, Model)):
+        raise TypeError(f"register_model takes a hetmacro.Model subclass, got {cls!r}.")
+    _REGISTERED[_class_path(cls)] = cls
+    return cls
+
+
+def _allowed_models() -> dict:
+    from . import models
+    from .model import Model
+
+    shipped = (getattr(models, n) for n in models.__all__)
+    out = {_class_path(c): c for c in shipped if isinstance(c, type) and issubclass(c, Model)}
+    return {**out, **_REGISTERED}
+
+
+def _allowed_policies() -> dict:
+    from .mfg.policies import NetworkPolicy
+    from .savings.rules import GamePolicy
+
+    return {_class_path(c): c for c in (NetworkPolicy, GamePolicy)}
+
+
+def _resolve_class(path: str, model_class, allowed: dict, what: str = "model class"):
+    """The class a file names, from an allow-list (never by importing the name)."""
+    qualname = path.partition(":")[2]
     if model_class is not None:
         if model_class.__qualname__ != qualname:
             raise SolutionFileError(
@@ -245,16 +287,15 @@ def _resolve_class(path: str, model_class):
                 f"{model_class.__qualname__} ({_class_path(model_class)}): load it with that class."
             )
         return model_class
-    try:
-        obj = importlib.import_module(module)
-        for part in qualname.split("."):
-            obj = getattr(obj, part)
-    except (ImportError, AttributeError) as err:
+    if path not in allowed:
         raise SolutionFileError(
-            f"the file was written for the model class {path}, which cannot be imported here ({err}). "
-            "Pass the class: hetmacro.load(path, model_class=MyModel)."
-        ) from err
-    return obj
+            f"the file names the {what} {path!r}, which is not one this hetmacro rebuilds from a file "
+            f"(files never import the modules they name). Pass the class: hetmacro.load(path, "
+            "model_class=MyModel), or register it once with hetmacro.register_model(MyModel)."
+            if what == "model class"
+            else f"the file names the {what} {path!r}; known: {sorted(allowed)}."
+        )
+    return allowed[path]
 
 
 def _decode_model(cls, fields: dict, dec: _Decoder, use64: bool):
@@ -293,7 +334,7 @@ def _decode_policy(entry, game, dec: _Decoder):
     if not (isinstance(entry, dict) and "__policy__" in entry):
         decoded = dec(entry)
         return None if isinstance(decoded, str) and decoded.endswith("not saved>") else decoded
-    cls = _resolve_class(entry["__policy__"], None)
+    cls = _resolve_class(entry["__policy__"], None, _allowed_policies(), "policy class")
     skeleton = cls.from_spec(game, **dec(entry["spec"]))
     params, static = eqx.partition(skeleton, eqx.is_array)
     leaves, treedef = jax.tree.flatten(params)
@@ -400,8 +441,8 @@ def save(sol, path) -> Path:
         "solution": body,
         "arrays": [{"shape": list(a.shape), "dtype": a.dtype.str} for a in enc.arrays],
         "payload_bytes": len(data),
-        "sha256": hashlib.sha256(data).hexdigest(),
     }
+    header["sha256"] = _digest(header, data)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as f:
@@ -410,10 +451,37 @@ def save(sol, path) -> Path:
     return path
 
 
+def _digest(header: dict, data: bytes) -> str:
+    """SHA-256 of the header's canonical JSON (every field but ``sha256``), a newline and the arrays."""
+    fields = {k: v for k, v in header.items() if k != "sha256"}
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(canonical.encode("utf-8") + b"\n" + data).hexdigest()
+
+
 def read_header(path) -> dict:
-    """The JSON header of a ``.hmx`` file (model class, calibration, versions, method, ...)."""
+    """The JSON header of a ``.hmx`` file (model class, calibration, versions, method, ...), checked
+    against the file's checksum (the whole file is read).
+
+    Raises:
+        SolutionFileError: not a Solution file, or its header or arrays were modified or truncated.
+    """
+    return _read_checked(path)[0]
+
+
+def _read_checked(path) -> tuple[dict, bytes]:
     with open(path, "rb") as f:
-        return _read_header(f, path)
+        header = _read_header(f, path)
+        data = f.read()
+    if not isinstance(header.get("sha256"), str) or header["sha256"] != _digest(header, data):
+        raise SolutionFileError(
+            f"{path} is corrupt: its header and arrays ({len(data)} bytes) do not match the checksum in its "
+            "header: the file was truncated or modified after it was written."
+        )
+    if len(data) != header.get("payload_bytes"):
+        raise SolutionFileError(
+            f"{path} is corrupt: {len(data)} bytes of arrays, header says {header.get('payload_bytes')}."
+        )
+    return header, data
 
 
 def _read_header(f, path) -> dict:
@@ -426,10 +494,16 @@ def _read_header(f, path) -> dict:
         ) from None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise SolutionFileError(f"{path} is not a hetmacro Solution file (format {header.get('format')!r}).")
-    if header.get("format_version", 0) > FORMAT_VERSION:
+    version = header.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
         raise SolutionFileError(
-            f"{path} has format version {header['format_version']}, newer than this hetmacro reads "
-            f"({FORMAT_VERSION}): upgrade hetmacro."
+            f"{path} has format version {version!r}, newer than this hetmacro reads ({FORMAT_VERSION}): "
+            "upgrade hetmacro."
+        )
+    if version < FORMAT_VERSION:
+        raise SolutionFileError(
+            f"{path} has format version {version}, whose checksum does not cover its header: edits to it "
+            "could not be detected. Solve the model again and save it with this hetmacro."
         )
     return header
 
@@ -444,24 +518,18 @@ def read(path, model_class=None) -> dict:
 
     Args:
         path: the file.
-        model_class: the model's class, required when it cannot be imported by name (a class defined
-            in a notebook or script); when given it must be the file's class.
+        model_class: the model's class, required unless it is shipped or registered with
+            :func:`register_model`; when given it must be the file's class.
 
     Raises:
-        SolutionFileError: not a Solution file, corrupt or truncated (checksum), or a different model
+        SolutionFileError: not a Solution file; corrupt, truncated or edited (checksum over header and
+            arrays); a model class that is neither shipped, registered nor given; or a different model
             class than ``model_class``.
     """
     from .game import compile
 
-    with open(path, "rb") as f:
-        header = _read_header(f, path)
-        data = f.read()
-    if len(data) != header["payload_bytes"] or hashlib.sha256(data).hexdigest() != header["sha256"]:
-        raise SolutionFileError(
-            f"{path} is corrupt: its array section ({len(data)} bytes) does not match the checksum in its "
-            f"header ({header['payload_bytes']} bytes): the file was truncated or modified."
-        )
-    cls = _resolve_class(header["model_class"], model_class)
+    header, data = _read_checked(path)
+    cls = _resolve_class(header["model_class"], model_class, _allowed_models())
     likes = [np.broadcast_to(np.zeros((), np.dtype(a["dtype"])), tuple(a["shape"])) for a in header["arrays"]]
     try:
         arrays = eqx.tree_deserialise_leaves(_io.BytesIO(data), likes)

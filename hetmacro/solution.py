@@ -238,12 +238,14 @@ class Solution:
 
         Args:
             path: the file.
-            model_class: the model's class, required when it cannot be imported by name (a class defined
-                in a notebook or script); when given it must be the file's class.
+            model_class: the model's class, required unless it is shipped or registered with
+                :func:`hetmacro.register_model` (a file never imports the module it names); when given
+                it must be the file's class.
 
         Raises:
-            SolutionFileError: not a Solution file, corrupt or truncated (checksum), or a different model
-                class than ``model_class``.
+            SolutionFileError: not a Solution file; corrupt, truncated or edited (one checksum covers
+                the header and the arrays); an unknown model class; or a different model class than
+                ``model_class``.
         """
         return cls(**hmx.read(path, model_class), loaded_from=str(path))
 

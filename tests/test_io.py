@@ -162,6 +162,102 @@ def test_corrupt_files_are_clear_errors(lq, tmp_path, damage):
         hm.load(path)
 
 
+def _rewrite_header(path, edit):
+    """Apply ``edit(header)`` and write the header back without recomputing the checksum."""
+    first, rest = path.read_bytes().split(b"\n", 1)
+    header = json.loads(first)
+    edit(header)
+    path.write_bytes(json.dumps(header).encode() + b"\n" + rest)
+
+
+def _edits(header):
+    """One edit per header field (and some inside the Solution's body): {label: edit}."""
+
+    def setter(*keys, value):
+        def edit(h):
+            d = h
+            for k in keys[:-1]:
+                d = d[k]
+            d[keys[-1]] = value(d[keys[-1]]) if callable(value) else value
+
+        return edit
+
+    edits = {
+        "method": setter("method", value="rspg"),
+        "model_class": setter("model_class", value="hetmacro.models.beach_bar:BeachBar"),
+        "calibration": setter("calibration", "kappa", value=0.75),
+        "seed": setter("seed", value=7),
+        "options": setter("options", "tol", value=1.0),
+        "hetmacro_version": setter("hetmacro_version", value="9.9.9"),
+        "jax_version": setter("jax_version", value="0.0.1"),
+        "arrays": setter("arrays", 0, "dtype", value="<f4"),
+        "payload_bytes": setter("payload_bytes", value=lambda v: v + 1),
+        "sha256": setter("sha256", value="0" * 64),
+        "format_version": setter("format_version", value=1),
+        "exploitability": setter("solution", "exploitability", value=123.0),
+        "solution method": setter("solution", "method", value="rspg"),
+        "timings": setter("solution", "timings", value=None),
+    }
+    assert set(header) <= set(edits) | {"format", "solution"}, "a header field is not edited by the test"
+    return edits
+
+
+def test_every_header_edit_is_refused(lq, tmp_path):
+    """One checksum covers the header and the arrays: editing any header field is a SolutionFileError
+    (before, an edited exploitability loaded and printed the edit)."""
+    path = tmp_path / "lq.hmx"
+    lq.save(path)
+    original = path.read_bytes()
+    for label, edit in _edits(read_header(path)).items():
+        path.write_bytes(original)
+        _rewrite_header(path, edit)
+        assert path.read_bytes() != original, label
+        with pytest.raises(SolutionFileError, match="corrupt|format version"):
+            hm.load(path)
+        with pytest.raises(SolutionFileError):
+            read_header(path)  # what `hetmacro show` prints is checked too
+    path.write_bytes(original)
+    _rewrite_header(path, lambda h: None)  # re-serialised with other spacing, same content: still loads
+    assert hm.load(path).exploitability == lq.exploitability
+
+
+def test_a_file_never_imports_the_module_it_names(lq, tmp_path, monkeypatch):
+    """A crafted model_class naming an importable module with import-time code: refused, not imported."""
+    (tmp_path / "hmx_payload_module.py").write_text(
+        "import sys\nsys.hmx_payload_ran = True\nclass Evil: pass\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    path = tmp_path / "lq.hmx"
+    lq.save(path)
+    from hetmacro.hmx import _digest
+
+    first, rest = path.read_bytes().split(b"\n", 1)
+    header = json.loads(first)
+    header["model_class"] = "hmx_payload_module:Evil"
+    header["sha256"] = _digest(header, rest)  # a careful forger: the checksum matches
+    path.write_bytes(json.dumps(header).encode() + b"\n" + rest)
+    with pytest.raises(SolutionFileError, match="never import.*register_model"):
+        hm.load(path)
+    import sys
+
+    assert "hmx_payload_module" not in sys.modules and not hasattr(sys, "hmx_payload_ran")
+
+
+def test_a_registered_class_loads_without_being_passed(lq, tmp_path):
+    class Registered(LinearQuadratic):
+        """A user's class, registered once."""
+
+    sol = hm.Solution("dp", Registered(aggregate_risk=False, T=5, n_states=21), game=lq.game, flows=lq.flows)
+    path = tmp_path / "reg.hmx"
+    sol.save(path)
+    with pytest.raises(SolutionFileError, match="register_model"):
+        hm.load(path)
+    assert hm.register_model(Registered) is Registered
+    assert type(hm.load(path).model) is Registered
+    with pytest.raises(TypeError, match="Model subclass"):
+        hm.register_model(int)
+
+
 def test_a_network_policy_that_cannot_be_saved_is_dropped_not_pickled(lq, tmp_path):
     class Net:
         def __call__(self, carry, agg):
