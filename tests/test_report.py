@@ -270,6 +270,51 @@ def test_top_shares_and_lorenz():
     assert np.all(np.diff(share) >= 0)
 
 
+def test_mean_abs_difference_against_brute_force_and_gini():
+    rng = np.random.default_rng(3)
+    v, w = rng.normal(0.2, 2.0, 50), rng.dirichlet(np.ones(50))
+    brute = np.sum(w[:, None] * w[None, :] * np.abs(v[:, None] - v[None, :]))
+    assert report.mean_abs_difference(v, w) == pytest.approx(brute, rel=1e-12)
+    x = np.abs(v)
+    mean = np.sum(w * x)
+    assert report.mean_abs_difference(x, w) == pytest.approx(2 * mean * report.gini(x, w), rel=1e-12)
+    assert report.mean_abs_difference([1.0, 1.0, 5.0], [0.5, 0.5, 0.0]) == 0.0
+
+
+class Borrowing(Savings):
+    """The savings game with a grid reaching into debt (mean wealth near 0 under a uniform policy)."""
+
+    def grid(self):
+        return hm.Grid("a", np.linspace(-4.0, 4.0, self.n_a))
+
+
+def test_inequality_with_negative_wealth_is_not_silently_wrong():
+    """Before: a borrowing economy reported Gini -1.6e7 and top-1% share -1.3e6. Now: Gini and top shares
+    are NaN where households hold debt, the measures that stay defined are reported, and the share
+    functions refuse negative values with a message that says what to use."""
+    with jax.enable_x64(True):
+        game = hm.compile(Borrowing())
+        pi = jnp.full((game.T, game.n, game.m, game.A), 1.0 / game.A)
+        flows = jax.tree.map(
+            np.asarray,
+            jax.vmap(lambda k: game.rollout_table(k, pi))(jax.random.split(jax.random.PRNGKey(0), 2)),
+        )
+    borrowing = hm.Solution("table", game.model, game=game, policy=np.asarray(pi), flows=flows)
+    frame = borrowing.inequality(t=0)
+    x = np.asarray(game.grid.points)
+    w = np.asarray(flows.aggs.mu[0, 0]).sum(1)
+    assert frame["share below 0"].iloc[0] == pytest.approx(w[x < 0].sum(), rel=1e-12) and w[x < 0].sum() > 0.1
+    assert frame[["gini", "top 1% share", "top 10% share"]].isna().all().all()
+    brute = np.sum(w[:, None] * w[None, :] * np.abs(x[:, None] - x[None, :]))
+    assert frame["mean abs difference"].iloc[0] == pytest.approx(brute, rel=1e-10)
+    assert "negative" in frame.attrs["note"]
+    for fn in (report.gini, report.lorenz_curve, lambda v, m: report.top_share(v, m, 0.1)):
+        with pytest.raises(ValueError, match="negative values.*mean_abs_difference"):
+            fn(x, w)
+    with pytest.raises(ValueError, match="negative values"):
+        borrowing.lorenz(t=0)
+
+
 def test_inequality_table(sol, lq_risky):
     frame = sol.inequality(t=-1)
     assert frame.index.name == "path"
@@ -278,7 +323,9 @@ def test_inequality_table(sol, lq_risky):
         "top 1% share",
         "top 10% share",
         "share at borrowing limit",
+        "share below 0",
         "mean a",
+        "mean abs difference",
     ]
     mu = sol.flows.aggs.mu[0, -1]
     assert frame["share at borrowing limit"].iloc[0] == pytest.approx(mu[0].sum(), rel=1e-12)

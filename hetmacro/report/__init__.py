@@ -37,7 +37,7 @@ G = sum_i sum_k w_i w_k |x_i - x_k| / (2 sum_i w_i x_i) = 1 - sum_i w_i (L_{i-1}
 from ._data import noise_components
 from .compare import compare
 from .compare import total_seconds as total_seconds
-from .inequality import gini, inequality, lorenz, lorenz_curve, top_share
+from .inequality import gini, inequality, lorenz, lorenz_curve, mean_abs_difference, top_share
 from .irf import RATE_NAMES as RATE_NAMES
 from .irf import irf, irf_frame
 from .paths import paths
@@ -54,6 +54,7 @@ __all__ = [
     "irf_frame",
     "lorenz",
     "lorenz_curve",
+    "mean_abs_difference",
     "noise_components",
     "noise_path",
     "paths",

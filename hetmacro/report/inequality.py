@@ -1,6 +1,14 @@
 """Inequality of the grid variable (wealth, for savings models), histogram-weighted: the Lorenz curve,
 Gini coefficient and top shares of any weighted distribution (:func:`lorenz_curve`, :func:`gini`,
-:func:`top_share`), and the Solution tables built on them (:func:`lorenz`, :func:`inequality`).
+:func:`top_share`), the mean absolute difference (:func:`mean_abs_difference`), and the Solution tables
+built on them (:func:`lorenz`, :func:`inequality`).
+
+**Negative values** (wealth with borrowing): the Lorenz curve, the Gini coefficient and top shares are
+shares of a total, meaningful for non-negative values only; with debtors the total (mean wealth) can be
+near zero and the Gini of a Huggett economy comes out as -1.6e7. The functions refuse negative values
+with positive mass (a ValueError that says what to use instead), and :func:`inequality` reports them as
+NaN there, beside the measures that stay defined: the mean absolute difference E|X - X'| (model units,
+= 2 mean x Gini where the Gini is defined) and the share of households with negative values.
 """
 
 from __future__ import annotations
@@ -23,6 +31,14 @@ def lorenz_curve(values, weights) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"lorenz_curve: {x.size} values but {w.size} weights.")
     if np.any(w < 0) or not w.sum() > 0:
         raise ValueError("lorenz_curve: weights must be non-negative with a positive sum.")
+    negative = (x < 0) & (w > 0)
+    if np.any(negative):
+        raise ValueError(
+            f"lorenz_curve: {w[negative].sum() / w.sum():.1%} of the mass holds negative values (as low as "
+            f"{x[negative].min():.4g}); the Lorenz curve, Gini and top shares are shares of a total, defined "
+            "for non-negative values only. Use mean_abs_difference (model units), or shift the values (e.g. "
+            "wealth minus the borrowing limit) and say so."
+        )
     order = np.argsort(x, kind="stable")
     x, w = x[order], w[order] / w.sum()
     total = np.sum(w * x)
@@ -43,6 +59,25 @@ def gini(values, weights) -> float:
     """
     pop, share = lorenz_curve(values, weights)
     return float(1.0 - np.sum(np.diff(pop) * (share[1:] + share[:-1])))
+
+
+def mean_abs_difference(values, weights) -> float:
+    """Mean absolute difference E|X - X'| of a weighted distribution (X, X' independent draws), in the
+    values' units; defined for any sign of the values:
+    E|X - X'| = 2 sum_i w_i x_i (F_{i-1} - (1 - F_i)), x sorted, F_i the cumulative weight to i.
+
+    Equals 2 mean x Gini where the Gini is defined (Yitzhaki and Schechtman 2013, The Gini Methodology, ch. 2).
+    """
+    x = np.asarray(values, np.float64).reshape(-1)
+    w = np.asarray(weights, np.float64).reshape(-1)
+    if x.shape != w.shape:
+        raise ValueError(f"mean_abs_difference: {x.size} values but {w.size} weights.")
+    if np.any(w < 0) or not w.sum() > 0:
+        raise ValueError("mean_abs_difference: weights must be non-negative with a positive sum.")
+    order = np.argsort(x, kind="stable")
+    x, w = x[order], w[order] / w.sum()
+    F = np.cumsum(w)
+    return float(max(2.0 * np.sum(w * x * (F - w - (1.0 - F))), 0.0))
 
 
 def top_share(values, weights, p: float) -> float:
@@ -87,10 +122,13 @@ def lorenz(sol, t: int = 0, path: int = 0) -> pd.DataFrame:
 def inequality(sol, t: int = 0, path: int | None = None) -> pd.DataFrame:
     """Inequality of the grid variable (wealth, for savings models) at date t, histogram-weighted.
 
-    Index ``path`` (every path, or the one given). Columns (fractions in [0, 1], except the mean):
+    Index ``path`` (every path, or the one given). Columns (fractions in [0, 1], except the last two):
     ``gini``; ``top 1% share`` and ``top 10% share`` of the total; ``share at borrowing limit``: the
     mass at the grid's lowest point (households at the constraint; the lottery puts those just above
-    it partly on the next point); ``mean <grid>`` in model units.
+    it partly on the next point); ``share below 0``: the mass at negative values; ``mean <grid>`` and
+    ``mean abs difference`` (E|X - X'|) in model units. Where households hold negative values (or the
+    mean is 0), the Gini and top shares are undefined and reported as NaN (see the module docstring);
+    the mean absolute difference is defined everywhere.
     """
     game = sol.game
     if game is None:
@@ -100,22 +138,27 @@ def inequality(sol, t: int = 0, path: int | None = None) -> pd.DataFrame:
     out = []
     for p in rows:
         x, w, t_ = _marginal(sol, t, p)
-        mean = float(np.sum(w * x) / np.sum(w))
+        w = w / np.sum(w)
+        mean = float(np.sum(w * x))
+        below = float(np.sum(w[x < 0]))
         row = {"gini": np.nan, "top 1% share": np.nan, "top 10% share": np.nan}
-        if mean != 0:
+        if mean != 0 and below == 0:
             row = {
                 "gini": gini(x, w),
                 "top 1% share": top_share(x, w, 0.01),
                 "top 10% share": top_share(x, w, 0.10),
             }
-        row["share at borrowing limit"] = float(w[0] / np.sum(w))
+        row["share at borrowing limit"] = float(w[0])
+        row["share below 0"] = below
         row[f"mean {game.grid.name}"] = mean
+        row["mean abs difference"] = mean_abs_difference(x, w)
         out.append(row)
     frame = pd.DataFrame(out, index=pd.Index(list(rows), name="path"))
     frame.attrs.update(
         {
             "description": f"inequality of {game.grid.name} at date {t_}, histogram-weighted",
-            "units": "fractions (gini and shares), model units (mean)",
+            "units": "fractions (gini and shares), model units (mean, mean abs difference)",
+            "note": "gini and top shares are NaN where households hold negative values (undefined there)",
             "variable": game.grid.name,
             "t": t_,
             "method": sol.method,
