@@ -12,7 +12,6 @@ if not _os.path.isdir(_os.path.join(_os.path.dirname(__file__), "models")) and _
 
 from . import grids, noise, results
 from .game import Flow, Game, Kernel, compile
-from .hmx import register_model
 from .grids import (
     ActionGrid,
     Chain,
@@ -24,6 +23,7 @@ from .grids import (
     rouwenhorst,
     tauchen,
 )
+from .hmx import register_model
 from .market import AssetSupply, CapitalMarket, Market, ZeroNetSupply
 from .mfg import policies
 from .mfg.policies import NetworkPolicy, PolicyNetwork
