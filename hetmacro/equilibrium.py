@@ -67,6 +67,13 @@ class RateSearch:
         seconds: time spent in evaluations; gap_scale: the market's scale of G (see LOOSE_GATE).
     """
 
+    #: What sets the search's upper end, and what to change when no rate below it clears the market.
+    upper_end = "1/beta - 1, where precautionary saving diverges"
+    upper_fix = (
+        "The top of the asset grid caps what households can save. Fix: raise the grid's top (a_max) or its "
+        "size, or lower the demand for assets."
+    )
+
     def __init__(self, model_name: str, gap_scale: float):
         self.model_name = model_name
         self.gap_scale = float(gap_scale)
@@ -220,9 +227,8 @@ def _bracket(F: RateSearch, r_lo: float, r_hi: float, max_evaluations: int):
     if hi is None:
         raise NoEquilibriumError(
             f"{F.model_name}: the households' assets stay below what the market needs for every r up to "
-            f"{r_hi:.8g} (the upper end: 1/beta - 1 or the natural borrowing limit; last tried r = {lo:.10g}: "
-            f"assets {last['A']:.6g} against {last['S']:.6g}). The top of the asset grid caps what households "
-            "can save. Fix: raise the grid's top (a_max) or its size, or lower the demand for assets."
+            f"{r_hi:.8g} (the upper end: {F.upper_end}; last tried r = {lo:.10g}: assets {last['A']:.6g} "
+            f"against {last['S']:.6g}). {F.upper_fix}"
         )
     raise NoEquilibriumError(
         f"{F.model_name}: the households' assets exceed what the market needs for every r down to "

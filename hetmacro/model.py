@@ -223,6 +223,18 @@ class Model(eqx.Module):
         return self.beta
 
     # --- construction ------------------------------------------------------------------------------
+    def __post_init__(self):
+        """Every parameter a finite number, every setting of its declared type: a NaN in sigma or a
+        size of 1.5 fails here, naming the field, before the model's own checks and any solver.
+        (A subclass that defines ``__post_init__`` calls ``super().__post_init__()``.)"""
+        name = type(self).__name__
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if not f.metadata.get("static", False):
+                _check_param(name, f.name, value)
+            else:
+                _check_setting(name, f.name, value, f.default, str(f.type))
+
     @classmethod
     def from_calibration(cls, name_or_path: str | Path, **overrides):
         """Build the model from a TOML calibration, then apply ``overrides``.
@@ -241,6 +253,44 @@ class Model(eqx.Module):
             )
         values.update(overrides)
         return cls(**values)
+
+
+def _check_param(model: str, name: str, value) -> None:
+    arr = np.asarray(value) if not isinstance(value, jax.Array) else value
+    if isinstance(arr, jax.core.Tracer) or not hasattr(arr, "dtype"):
+        return
+    if arr.dtype.kind not in "biuf":
+        raise ValueError(f"{model}.{name} must be a number (or an array of numbers), got {value!r}.")
+    if arr.dtype.kind == "f" and not bool(np.all(np.isfinite(np.asarray(arr)))):
+        raise ValueError(
+            f"{model}.{name} = {np.asarray(arr).tolist()} is not finite: every parameter must be a finite number."
+        )
+
+
+def _check_setting(model: str, name: str, value, default, annotation: str) -> None:
+    """A static setting against its default's type (or its annotation ``int`` / ``int | None`` when the
+    default is None): bool, int (a whole number), float (a finite real), str."""
+    kinds = {k.strip() for k in annotation.split("|")}
+    if value is None and "None" in kinds:
+        return
+    said = "" if default is None or default is dataclasses.MISSING else f" (default {default!r})"
+    if not said:
+        default = {"int": 0, "float": 0.0, "bool": False, "str": ""}.get(
+            next(iter(kinds - {"None"}), ""), None
+        )
+    if isinstance(default, bool):
+        ok, kind = isinstance(value, bool | np.bool_), "true or false"
+    elif isinstance(default, int):
+        ok, kind = isinstance(value, int | np.integer) and not isinstance(value, bool), "a whole number"
+    elif isinstance(default, float):
+        ok = isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
+        ok, kind = ok and bool(np.isfinite(value)), "a finite number"
+    elif isinstance(default, str):
+        ok, kind = isinstance(value, str), "a string"
+    else:
+        return
+    if not ok:
+        raise ValueError(f"{model}.{name} must be {kind}{said}, got {value!r}.")
 
 
 def shipped_calibrations() -> list[str]:

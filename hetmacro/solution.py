@@ -27,6 +27,40 @@ from . import export, hmx
 __all__ = ["Solution"]
 
 
+#: What each timing measures (wall seconds), for the summary's labels.
+TIMINGS = {
+    "total": "everything, compilation included",
+    "compile": "compiling the solver (paid once per process and model structure)",
+    "solve": "solving, after compilation",
+    "iterations": "the iterations (the first one compiles the step)",
+    "train": "training, after compilation",
+    "train_cpu": "training, process CPU seconds",
+    "per_iteration": "one training iteration, after compilation",
+    "per_iteration_cpu": "one training iteration, process CPU seconds",
+    "evaluate": "the final evaluation of the policy",
+    "evaluate_first_call": "compiling and running the first evaluation",
+    "evaluations": "the interest-rate evaluations",
+    "values": "the value function at the solution",
+    "steady_state": "the steady state",
+    "jacobians": "the Jacobians",
+    "ge": "the general-equilibrium solve",
+    "irf": "the impulse responses",
+}
+_SHORT = {
+    "total": "total, compile included",
+    "compile": "compile",
+    "solve": "solve, compiled",
+    "iterations": "iterations, first compiles",
+    "train_cpu": "train (CPU)",
+    "per_iteration_cpu": "per iteration (CPU)",
+}
+
+
+def timing_label(key: str) -> str:
+    """The summary's row label of a timing: ``time <what> (s)``."""
+    return f"time {_SHORT.get(key, key.replace('_', ' '))} (s)"
+
+
 @dataclasses.dataclass(init=False, eq=False)
 class Solution:
     """The result of :func:`hetmacro.solve`.
@@ -120,18 +154,22 @@ class Solution:
         """A one-column table of the headline numbers (method, exploitability, aggregates, time)."""
         rows = {"model": type(self.model).__name__, "method": self.method}
         if self.exploitability is not None:
-            rows["exploitability"] = self.exploitability
+            # A best response gains nothing from an equilibrium: a value at or a rounding error below
+            # zero is shown as 0 (not "-0.0"); a clearly negative one, a bug, is shown as it is.
+            e = float(self.exploitability)
+            rows["exploitability"] = 0.0 if -1e-9 <= e <= 0.0 else e
             rows["exploitability kind"] = self.exploitability_kind
         for k, v in self.aggregates.items():
             if np.ndim(v) == 0:
                 rows[k] = float(v)
-        rows.update({f"time {k} (s)": v for k, v in self.timings.items()})
+        rows.update({timing_label(k): v for k, v in self.timings.items()})
         frame = pd.DataFrame({"value": pd.Series(rows, dtype=object)}).rename_axis("quantity")
         frame.attrs.update(
             {
                 "description": "headline numbers: method, exploitability, aggregates, timings",
                 "units": "exploitability: utility units per household at date 0; aggregates: model units; "
-                "times: seconds",
+                "times: wall seconds",
+                "timings": {timing_label(k): TIMINGS.get(k, k) for k in self.timings},
             }
         )
         return frame

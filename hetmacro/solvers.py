@@ -44,12 +44,17 @@ class Solver(eqx.Module):
         # Implementations are named, not imported: they import this module for its configurations.
         module, func = impl
         try:
-            fn = getattr(importlib.import_module(module), func)
-        except (ImportError, AttributeError) as err:
-            raise NotImplementedError(
-                f"method {self.method!r} is not available in this version: {err}"
+            implementation = importlib.import_module(module)
+        except ModuleNotFoundError as err:
+            # Only a missing third-party package is the user's to install; anything else is a bug to see.
+            missing = (err.name or "").split(".")[0]
+            if not missing or missing == __name__.split(".")[0]:
+                raise
+            raise ImportError(
+                f"method {self.method!r} needs the package {missing!r}, which is not installed: "
+                f"pip install {missing}"
             ) from err
-        sol = fn(model, config)
+        sol = getattr(implementation, func)(model, config)
         sol.solver = config
         return sol
 

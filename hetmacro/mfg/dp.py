@@ -173,7 +173,7 @@ def solve_equilibrium(model, config) -> Solution:
         exploitability=expl,
         exploitability_kind="exact (no common noise)",
         history=pd.DataFrame(rows),
-        timings={"compile+solve": time.perf_counter() - t0, "solve": solve_time},
+        timings={"total": time.perf_counter() - t0, "iterations": solve_time},
         result=DPResult(
             converged=bool(expl < tol),
             iterations=len(rows),

@@ -445,12 +445,16 @@ def train(setup: _Setup) -> _Training:
                 _evaluate_on_paths(setup, params, training, it)
             checkpoint()
             if bar is not None:
+                # Two different figures, labelled: the clairvoyant exploitability on this iteration's
+                # training paths (noisy), and the last periodic evaluation on the fixed evaluation paths
+                # with the iteration it was taken at (the final figure is evaluated after training).
                 post = {
                     "return": f"{training.rows[-1]['return']:.5g}",
-                    "expl (batch)": f"{training.rows[-1]['exploitability']:.3g}",
+                    "expl train paths": f"{training.rows[-1]['exploitability']:.3g}",
                 }
                 if training.evals:
-                    post["expl (eval)"] = f"{training.evals[-1]['eval_exploitability']:.3g}"
+                    last = training.evals[-1]
+                    post[f"expl eval paths @it{last['iteration']}"] = f"{last['eval_exploitability']:.3g}"
                 bar.set_postfix(post, refresh=False)
                 bar.update(done)
             if setup.callback is not None:

@@ -324,6 +324,28 @@ def rate_bounds(model_or_problem) -> tuple[float, float]:
     return r_lo, r_hi
 
 
+def _name_natural_limit(F: RateSearch, problem: SavingsProblem, r_hi: float) -> None:
+    """Where the natural borrowing limit sets the search's upper end, say so (with a_min and the limit's
+    value) in the error raised when no rate below it clears the market."""
+    a_min, beta = float(problem.a_min), float(problem.beta)
+    if not (a_min < 0 and r_hi < 1.0 / beta - 1.0 - 1e-8):
+        return
+    with jax.enable_x64(True):
+        y_min = float(_min_income_jit(problem, _f64(r_hi)))
+    r_top = 1.0 / beta - 1.0
+    with jax.enable_x64(True):
+        y_top = float(_min_income_jit(problem, _f64(r_top)))
+    F.upper_end = (
+        f"the natural borrowing limit: above r = {r_hi:.6g} a household at the borrowing limit a_min = {a_min:g} "
+        f"cannot repay its debt (lowest income {y_min:.4g} <= -r a_min)"
+    )
+    F.upper_fix = (
+        f"The borrowing limit a_min = {a_min:g} is so loose that no rate at which households can repay clears "
+        f"the market. Fix: raise a_min above the natural limit at 1/beta - 1, -y_min / r = {-y_top / r_top:.6g} "
+        "(tighter still to leave room), or raise the grid's top (a_max)."
+    )
+
+
 def check_rate(problem: SavingsProblem, r: float) -> None:
     """Refuse a rate at which the household problem has no stationary solution, saying why (the natural
     borrowing limit, which needs the income at r, is checked with it: :func:`check_natural_limit`)."""
@@ -573,6 +595,7 @@ def solve_stationary(model, config) -> Solution:
     problem = savings_problem(model)
     F = _EGMSearch(problem, hh_tol, dist_tol, config.max_hh_iter, config.max_dist_iter)
     r_lo, r_hi = rate_bounds(problem)
+    _name_natural_limit(F, problem, r_hi)
     # Compile the evaluation once (a zero-iteration call), so that "compile" and "solve" time apart.
     with jax.enable_x64(True):
         r_mid = _f64(r_hi - 0.25 * (r_hi - r_lo))
