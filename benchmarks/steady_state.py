@@ -156,7 +156,7 @@ def run_discretedp(n_a):
     from hetmacro.grids import double_exponential_grid, rouwenhorst
 
     a = double_exponential_grid(0.0, A_MAX, n_a)
-    chain = rouwenhorst("e", N_E, RHO, SD)
+    chain = rouwenhorst("e", N_E, RHO, SD, sd_kind="unconditional")
     e, P = np.asarray(chain.values), np.asarray(chain.P)
     n_s = n_a * N_E
     s_a, s_e = np.divmod(np.arange(n_s), N_E)  # state s = i * m + j

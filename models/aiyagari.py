@@ -8,8 +8,9 @@ r"""Aiyagari (1994): uninsured idiosyncratic income risk, a borrowing limit and 
 with non-asset income y(e) = (1 - tau) w e n(e) + transfer: the after-tax wage bill of e efficiency
 units times hours n, plus a lump-sum transfer. ``sigma`` is the coefficient of relative risk aversion (Aiyagari's mu).
 log e is an AR(1) with persistence ``rho_e`` and s.d. ``sd_e`` (of the innovation or of log e itself,
-as ``sd_kind`` says), discretised into ``n_e`` states by Rouwenhorst's or Tauchen's method; with
-``normalise_e`` the states are scaled so that E[e] = 1 under the stationary distribution.
+as ``sd_kind`` says), discretised into ``n_e`` states by Rouwenhorst's or Tauchen's method (Tauchen's
+grid of log e spans +-``n_std`` unconditional s.d.); with ``normalise_e`` the states are scaled so that
+E[e] = 1 under the stationary distribution.
 
 **Firm**: Y = Z K^alpha L^(1 - alpha), so that
 
@@ -117,7 +118,9 @@ class Aiyagari(hm.SavingsEconomy):
     Technology: ``alpha`` capital share, ``delta`` depreciation rate per period, ``Z`` TFP level.
     Income: ``income_process`` ("rouwenhorst", "tauchen" or "tridiagonal"), ``n_e`` states, ``rho_e``
     persistence and ``sd_e`` s.d. of log e (``sd_kind`` "unconditional" or "innovation"),
-    ``normalise_e`` (scale to E[e] = 1); for "tridiagonal", geometric values from ``e_low`` to
+    ``normalise_e`` (scale to E[e] = 1), ``n_std`` (Tauchen only: log e's grid spans +-n_std
+    unconditional s.d.; Rouwenhorst's span is fixed by the method, so n_std is ignored there and for
+    "tridiagonal"); for "tridiagonal", geometric values from ``e_low`` to
     ``e_high`` (pivot 0.25) and index moves +-1 with probability ``e_move`` each.
     Assets: ``a_min`` borrowing limit, ``a_max`` top of the grid, ``n_a`` points, ``grid_kind``
     ("double_exponential", "geometric" with ``grid_pivot``, "uniform").
@@ -129,7 +132,7 @@ class Aiyagari(hm.SavingsEconomy):
 
     The asset grid and the income chain are built with numpy at compile time, so the fields that
     define them (``a_max``, ``n_a``, ``grid_kind``, ``grid_pivot``, ``income_process``, ``n_e``,
-    ``rho_e``, ``sd_e``, ``e_low``, ``e_high``, ``e_move``) and the TFP process (``aggregate_risk``,
+    ``rho_e``, ``sd_e``, ``n_std``, ``e_low``, ``e_high``, ``e_move``) and the TFP process (``aggregate_risk``,
     ``tfp_rho``, ``tfp_sd``) are static; the economic parameters (beta, sigma, alpha, delta, Z, the
     borrowing limit a_min, ...) are arrays, so sweeping them does not recompile (the grid is rebuilt from
     a_min when a model is compiled) and the sequence-space solver can shock them.
@@ -149,6 +152,7 @@ class Aiyagari(hm.SavingsEconomy):
     sd_e: float = static(0.2)
     sd_kind: str = static("unconditional")
     normalise_e: bool = static(True)
+    n_std: float = static(3.0)  # Tauchen only: log e's grid spans +-n_std unconditional s.d.
     e_low: float = static(0.1)
     e_high: float = static(2.0)
     e_move: float = static(0.1)
@@ -194,6 +198,7 @@ class Aiyagari(hm.SavingsEconomy):
             ("chi", lambda v: v > 0, "the disutility weight of hours must be positive"),
             ("frisch", lambda v: v > 0, "the Frisch elasticity must be positive"),
             ("price_guard", lambda v: v >= 0, "the price guard must be >= 0"),
+            ("n_std", lambda v: v > 0, "Tauchen's grid of log e spans +-n_std s.d.; it must be positive"),
         )
         for field, ok, why in checks:
             v = _concrete(getattr(self, field))
@@ -246,12 +251,24 @@ class Aiyagari(hm.SavingsEconomy):
 
     def chain(self):
         if self.income_process == "tridiagonal":
-            vals = hm.geometric_grid(float(self.e_low), float(self.e_high), self.n_e, pivot=0.25)
+            if self.n_e == 1:  # geometric_grid needs two points; one state is e_low, as before
+                vals = np.array([float(self.e_low)])
+            else:
+                vals = hm.geometric_grid(float(self.e_low), float(self.e_high), self.n_e, pivot=0.25)
             return tridiagonal_chain("e", vals, float(self.e_move))
         if self.n_e == 1:
             return hm.Chain("e", [1.0], [[1.0]])
-        make = hm.rouwenhorst if self.income_process == "rouwenhorst" else hm.tauchen
-        return make(
+        if self.income_process == "tauchen":
+            return hm.tauchen(
+                "e",
+                self.n_e,
+                float(self.rho_e),
+                float(self.sd_e),
+                sd_kind=self.sd_kind,
+                n_std=float(self.n_std),
+                normalise=self.normalise_e,
+            )
+        return hm.rouwenhorst(
             "e",
             self.n_e,
             float(self.rho_e),

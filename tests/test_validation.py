@@ -141,7 +141,7 @@ def test_ar1_persistence_below_one(rho):
     ):
         hm.AR1(rho, 0.01)
     with pytest.raises(ValueError, match=rf"income persistence rho = {rho}: need \|rho\| < 1"):
-        hm.rouwenhorst("e", 3, rho=rho, sd=0.2)
+        hm.rouwenhorst("e", 3, rho=rho, sd=0.2, sd_kind="unconditional")
     assert float(hm.AR1(0.9, 0.03).rho) == pytest.approx(0.9)
 
 
