@@ -271,7 +271,7 @@ def _check_setting(model: str, name: str, value, default, annotation: str) -> No
     """A static setting against its default's type (or its annotation ``int`` / ``int | None`` when the
     default is None): bool, int (a whole number), float (a finite real), str."""
     kinds = {k.strip() for k in annotation.split("|")}
-    if value is None and "None" in kinds:
+    if value is None:  # "not set" (e.g. T = None: an infinite horizon); the model's own checks decide
         return
     said = "" if default is None or default is dataclasses.MISSING else f" (default {default!r})"
     if not said:

@@ -86,3 +86,41 @@ def test_no_solver_probes_the_model_for_methods():
             if node.func.id == "hasattr" or (node.func.id == "getattr" and len(node.args) == 3):
                 target = ast.unparse(node.args[0])
                 assert "model" not in target, f"{name}:{node.lineno}: {ast.unparse(node)}"
+
+
+def _resolves(root, dotted: str) -> bool:
+    import importlib
+
+    obj = root
+    for part in dotted.split("."):
+        if hasattr(obj, part):
+            obj = getattr(obj, part)
+            continue
+        try:  # a submodule not imported yet
+            obj = importlib.import_module(f"{obj.__name__}.{part}")
+        except (ImportError, AttributeError):
+            return False
+    return True
+
+
+def test_messages_and_docstrings_name_only_what_exists():
+    """Every ``hm.X`` / ``hetmacro.X`` / ``sol.X(`` in the package's strings (error messages, docstrings)
+    names something that exists: a message once advised calling a function that did not."""
+    import re
+
+    import hetmacro.models  # noqa: F401
+
+    package = re.compile(r"\b(?:hm|hetmacro)\.([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)")
+    solution = re.compile(r"\bsol\.([A-Za-z_]\w*)\(")
+    missing = []
+    for path in [*ROOT.rglob("*.py"), *(ROOT.parent / "models").glob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
+                continue
+            for m in package.finditer(node.value):
+                if not _resolves(hetmacro, m.group(1)):
+                    missing.append(f"{path.name}: {m.group(0)}")
+            for m in solution.finditer(node.value):
+                if not hasattr(hetmacro.Solution, m.group(1)):
+                    missing.append(f"{path.name}: {m.group(0)}")
+    assert not missing, missing
