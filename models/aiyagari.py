@@ -219,6 +219,11 @@ class Aiyagari(hm.SavingsEconomy):
         pivot = _concrete(self.grid_pivot)
         if self.grid_kind == "geometric" and pivot is not None and not pivot > 0:
             raise ValueError(f"{name}.grid_pivot = {pivot!r}: a geometric grid needs a positive pivot.")
+        if self.grid_kind == "geometric" and pivot is not None and lo is not None and not lo + pivot > 0:
+            raise ValueError(
+                f"{name}: a geometric grid from a_min = {lo} needs a_min + grid_pivot > 0, got grid_pivot = "
+                f"{pivot}. Fix: grid_pivot > {-lo:g} (e.g. {-lo + 0.25:g}), or grid_kind='double_exponential'."
+            )
         if self.aggregate_risk and self._ar1_tfp() and _concrete(self.tfp_sd) == 0.0:
             raise ValueError(
                 f"{name}: aggregate_risk = True with tfp_sd = 0 is no aggregate risk. "

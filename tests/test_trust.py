@@ -14,6 +14,7 @@ import pytest
 
 import hetmacro as hm
 from hetmacro.equilibrium import NoEquilibriumError
+from hetmacro.model import param
 from hetmacro.models import Aiyagari, BeachBar, KrusellSmith, LinearQuadratic
 
 
@@ -115,3 +116,38 @@ def test_summary_shows_no_negative_zero_and_says_what_each_time_is():
     sol.exploitability = -0.5  # a clearly negative exploitability is a bug: shown as it is
     assert sol.summary().loc["exploitability", "value"] == -0.5
     assert np.isclose(hm.report.total_seconds(sol.timings), 1.5)
+
+
+def test_a_borrowing_limit_above_the_grid_start_is_named():
+    """Before: 'grid points must be finite'. The declaration is checked when the game is compiled."""
+
+    class Lender(hm.SavingsEconomy):
+        beta: float = param(0.96)
+        r: float = param(0.0)
+
+        def utility(self):
+            return hm.CRRA(2.0)
+
+        def grid(self):
+            return hm.Grid("a", np.linspace(0.0, 10.0, 20))
+
+        def borrowing_limit(self):
+            return 0.5
+
+        def chain(self):
+            return hm.Chain("e", [0.5, 1.0], [[0.5, 0.5], [0.1, 0.9]])
+
+        def income(self, e, p):
+            return e
+
+        def market(self):
+            return hm.ZeroNetSupply()
+
+    with pytest.raises(ValueError, match=r"grid starts at 0 but the borrowing limit is 0.5.*Fix"):
+        hm.compile(Lender())
+
+
+def test_aiyagari_geometric_grid_with_borrowing_names_grid_pivot():
+    with pytest.raises(ValueError, match=r"a_min \+ grid_pivot > 0.*grid_pivot > 1"):
+        Aiyagari(a_min=-1.0, grid_kind="geometric")
+    assert Aiyagari(a_min=-1.0, grid_kind="geometric", grid_pivot=1.25).asset_grid()[0] == -1.0
