@@ -240,11 +240,13 @@ def test_grid_constructors_give_finite_increasing_grids_on_their_whole_domain():
 
 
 def test_aiyagari_borrowing_on_a_geometric_grid_names_the_pivot():
-    model = Aiyagari(a_min=-2.0, grid_kind="geometric", n_a=20)
+    """Refused when the model is made, naming the model's field (grid_pivot), not the grid function's."""
+    with pytest.raises(ValueError, match=r"a_min \+ grid_pivot > 0.*grid_pivot > 2"):
+        Aiyagari(a_min=-2.0, grid_kind="geometric", n_a=20)
     with pytest.raises(
         ValueError, match=r"geometric_grid: low \+ pivot = -2\.0 \+ 0\.25 .*pass pivot > 2\.0"
     ):
-        model.asset_grid()
+        hm.geometric_grid(-2.0, 50.0, 20)
     assert np.all(
         np.isfinite(Aiyagari(a_min=-2.0, grid_kind="geometric", grid_pivot=3.0, n_a=20).asset_grid())
     )
