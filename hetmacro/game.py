@@ -18,6 +18,8 @@ Distributions are arrays of shape (n, m); policies (n, m, A); values (n, m).
 
 from __future__ import annotations
 
+import dataclasses
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -71,6 +73,22 @@ class Game(eqx.Module):
     beta: jnp.ndarray
     T: int | None = eqx.field(static=True)
     dtype: object = eqx.field(static=True)
+    continuation: jnp.ndarray | None = None
+
+    def with_continuation(self, values) -> Game:
+        """The same game whose value after the last date is ``values`` (n, m) instead of the model's
+        ``terminal_value``: the truncation of an infinite-horizon economy given a continuation value
+        (e.g. the stationary equilibrium's value function), so that households are not taught that the
+        world ends. ``None`` restores the model's terminal value."""
+        if values is not None:
+            values = jnp.asarray(values, self.dtype)
+            if values.shape != (self.n, self.m):
+                raise ValueError(
+                    f"a continuation value has one value per state, shape ({self.n}, {self.m}); got {values.shape}."
+                )
+            if not bool(jnp.all(jnp.isfinite(values))):
+                raise ValueError("the continuation value is not finite everywhere.")
+        return dataclasses.replace(self, continuation=values)
 
     # --- sizes ----------------------------------------------------------------------------------
     @property
@@ -250,7 +268,10 @@ class Game(eqx.Module):
         return jnp.where(agg.t == self.T - 1, final, step).astype(self.dtype)
 
     def terminal_value(self, agg: AggState):
-        """V_T(s), shape (n, m)."""
+        """V_T(s), shape (n, m): the continuation value when one is set (:meth:`with_continuation`),
+        else the model's ``terminal_value``."""
+        if self.continuation is not None:
+            return self.continuation.astype(self.dtype)
         return self._over_states(lambda i, j: self.model.terminal_value(self._state(i, j), agg)).astype(
             self.dtype
         )
@@ -267,8 +288,11 @@ class Game(eqx.Module):
         mu_next = self.push(agg.mu, pi, self.kernel(agg, z_next))
         return self.aggregate_state(mu_next, z_next, agg.t + 1)
 
-    def noise_path(self, key, T: int, kick=None):
+    def noise_path(self, key, T: int, kick=None, z0=None):
         """z_0..z_T exactly as :meth:`rollout` draws them from ``key``; leading axis T + 1.
+
+        ``z0``: start from this value instead of drawing it (a path continuing from a given date's noise,
+        e.g. a distribution taken from a simulation of the ergodic set); the draws after it are the same.
 
         ``kick(t, z) -> z`` (optional) modifies each date's value as it is drawn, so that later dates
         follow the noise's own law of motion from the modified value with the same random numbers
@@ -276,7 +300,7 @@ class Game(eqx.Module):
         into a state moves on from it).
         """
         k0, k1 = jax.random.split(key)
-        z0 = _cast_noise(self.noise.initial(k0), self.dtype)
+        z0 = _cast_noise(self.noise.initial(k0) if z0 is None else z0, self.dtype)
         if kick is not None:
             z0 = kick(0, z0)
 

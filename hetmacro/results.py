@@ -97,6 +97,16 @@ class RSPGResult:
         noise_branches: the tree's number of branches, else None.
         evaluations: exploitability on the evaluation paths during training (iteration, value, seconds).
         aggregate_paths: the mean over kept evaluation paths of each aggregate, by date.
+        initial: where paths started ("model", "stationary", "ergodic (<policy>)", "given").
+        continuation: the value after the truncation ("model": the model's terminal value;
+            "stationary": the stationary equilibrium's value function; "given").
+        init_policy: the policy the network was fitted to before training, or None; init_fit_kl: the
+            fit's mean KL divergence per state (nats).
+        interior_until, exploitability_interior, exploitability_interior_se: the clairvoyant
+            exploitability of a best response that deviates only before date ``interior_until`` (on a
+            truncated infinite horizon: without the truncation's own gain), and its standard error.
+        starts: the evaluation paths' starting points (:class:`hetmacro.mfg.starts.Starts`, transient),
+            where ``sol.irf`` starts by default; None when paths start from the model's distribution.
     """
 
     options: dict
@@ -116,6 +126,14 @@ class RSPGResult:
     exploitability_clairvoyant_sampled: float | None = None
     nonanticipative: dict | None = None
     noise_branches: int | None = None
+    initial: str = "model"
+    continuation: str = "model"
+    init_policy: str | None = None
+    init_fit_kl: float | None = None
+    interior_until: int | None = None
+    exploitability_interior: float | None = None
+    exploitability_interior_se: float | None = None
+    starts: object = transient()
 
 
 @dataclasses.dataclass

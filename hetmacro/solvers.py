@@ -265,6 +265,21 @@ class Linear(Solver):
             raise ValueError(f"Linear: horizon = {self.horizon} must be below the truncation T = {self.T}.")
 
 
+#: RSPG's options for infinite-horizon economies (run controls: objects, not part of the rules' options).
+INFINITE_HORIZON = (
+    "initial",
+    "ergodic_policy",
+    "n_starts",
+    "burn_in",
+    "spacing",
+    "warmup",
+    "continuation",
+    "init_policy",
+    "init_steps",
+    "interior",
+)
+
+
 class RSPG(Solver):
     """Recurrent structural policy gradient: a GRU over the shared signals' history, exact mean field.
 
@@ -293,6 +308,24 @@ class RSPG(Solver):
         checkpoint: a file written after every chunk and resumed from if it exists.
         progress: a tqdm progress bar; callback: ``f(last history row)`` after every chunk.
         horizon: the training horizon T of an infinite-horizon model (default: beta^T <= 1%, at most 200).
+
+    Infinite-horizon economies (docs/rspg.md, "Infinite horizon"; defaults for a savings economy with a
+    market and no horizon in brackets, else the model's own start and end):
+
+        initial: where training and evaluation paths start: "model" (the model's initial
+            distribution), "stationary", "ergodic" (dated distributions of a simulation with aggregate
+            shocks under ``ergodic_policy``), a batch of distributions (B, n, m), or a
+            :class:`hetmacro.mfg.starts.Starts` ("ergodic").
+        ergodic_policy: the policy simulated for ``initial="ergodic"``: "stationary" (the stationary
+            savings policy), a Solution (``ks``, ``linear``, ``rspg``) or (policy, carry) ("stationary").
+        n_starts, burn_in, spacing, warmup: ergodic starts for training (64), simulated dates discarded
+            (200), dates between starts (10), signal dates the memory is warmed on (40).
+        continuation: the value after the truncation: "model", "stationary" (the stationary
+            equilibrium's value function) or an (n, m) array ("stationary").
+        init_policy: fit the network to this policy before training: "stationary", a Solution, a
+            (policy, carry) pair, or None ("stationary"); init_steps: its Adam steps (300).
+        interior: also report the exploitability of deviations before this date (T // 2 on an infinite
+            horizon, else none).
     """
 
     method = "rspg"
@@ -326,9 +359,28 @@ class RSPG(Solver):
     progress: bool = True
     callback: object = None
     horizon: int | None = None
+    initial: object = None
+    ergodic_policy: object = None
+    n_starts: int = 64
+    burn_in: int = 200
+    spacing: int = 10
+    warmup: int = 40
+    continuation: object = None
+    init_policy: object = None
+    init_steps: int = 300
+    interior: int | None = None
 
     def __check_init__(self):
         cls = type(self).__name__
+        _positive(cls, n_starts=self.n_starts, spacing=self.spacing, init_steps=self.init_steps)
+        if self.burn_in < self.warmup or self.warmup < 0:
+            raise ValueError(
+                f"{cls}: need 0 <= warmup <= burn_in, got warmup = {self.warmup}, burn_in = {self.burn_in}."
+            )
+        if isinstance(self.initial, str):
+            _choice(cls, "initial", self.initial, ("model", "stationary", "ergodic"))
+        if isinstance(self.continuation, str):
+            _choice(cls, "continuation", self.continuation, ("model", "stationary"))
         if self.head is not None:
             _choice(cls, "head", self.head, ("categorical", "kumaraswamy", "beta"))
         if self.noise_paths is not None:
@@ -339,7 +391,7 @@ class RSPG(Solver):
 
     def given(self) -> dict:
         """The options the user set (not None), excluding the run controls."""
-        controls = {"seed", "checkpoint", "progress", "callback", "horizon"}
+        controls = {"seed", "checkpoint", "progress", "callback", "horizon", *INFINITE_HORIZON}
         return {k: v for k, v in self.options().items() if v is not None and k not in controls}
 
 

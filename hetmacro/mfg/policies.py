@@ -481,6 +481,12 @@ class NetworkPolicy(eqx.Module):
     def init_carry(self):
         return self.network.signal.initial_carry(self.features.dtype)
 
+    def carry_after(self, history):
+        """The memory after the shared-signal history (L, d) (a start taken mid-history)."""
+        from .starts import warm_carry
+
+        return warm_carry(self.network.signal, jnp.asarray(history, self.features.dtype))
+
     def __call__(self, carry, agg):
         g = self.game
         carry, sv = self.network.signal.step(carry, g.signal(agg), agg.t)

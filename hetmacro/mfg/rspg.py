@@ -49,7 +49,9 @@ from .exploitability import (
     evaluate_policy,
     nonanticipative_exploitability,
 )
+from .infinite import fit_to_policy, is_savings_economy, resolve_policy, resolve_starts, stationary_solution
 from .policies import NetworkPolicy, PolicyNetwork, state_features
+from .starts import Starts
 from .training import Trainer, compiled_chunk
 
 __all__ = [
@@ -156,6 +158,24 @@ def _init_network(key, spec: tuple, dtype):
 
 # --- the solver -----------------------------------------------------------------------------------
 
+
+def _named(x, name: str) -> bool:
+    return isinstance(x, str) and x == name
+
+
+def _describe(x) -> str:
+    """A short label of an option that may be an object (for the result and the checkpoint signature)."""
+    if x is None or isinstance(x, str):
+        return str(x)
+    if isinstance(x, Solution):
+        return f"Solution({x.method})"
+    if isinstance(x, Starts):
+        return x.kind
+    if isinstance(x, np.ndarray | jax.Array):
+        return f"given {tuple(np.shape(x))}"
+    return type(x).__name__
+
+
 _NAN_CAUSES = {
     "pi": "the policy network's probabilities are not finite: its parameters blew up, most likely "
     "because the learning rate is too high (lr = {lr:g}); lower it (e.g. lr = {lr10:g})",
@@ -199,6 +219,9 @@ class _Setup:
     k_train: jnp.ndarray
     eval_zs: object
     w_eval: np.ndarray
+    eval_starts: object  # None, or (mu_0 (P, n, m), history (P, L, d)) per evaluation path
+    eval_batch: object  # the evaluation Starts (or None)
+    horizon_info: dict  # initial, continuation, init_policy, init_fit_kl, interior (RSPGResult fields)
     signature: dict
     checkpoint: Path | None
     progress: bool
@@ -235,7 +258,39 @@ def configure(model, config, game: Game | None = None) -> _Setup:
             "model's terminal value; pass horizon= to change it"
         )
     iterations = int(opts["iterations"])
+    k_init, k_train, k_eval = jax.random.split(jax.random.PRNGKey(seed), 3)
+    k_starts, k_fit = jax.random.split(jax.random.fold_in(k_init, 1))
+
+    # An infinite horizon: where paths start, the value after the truncation (mfg/infinite.py).
+    infinite = game.T is None and is_savings_economy(model)
+    initial = config.initial if config.initial is not None else ("ergodic" if infinite else "model")
+    continuation = (
+        config.continuation if config.continuation is not None else ("stationary" if infinite else "model")
+    )
+    init_policy = (
+        config.init_policy if config.init_policy is not None else ("stationary" if infinite else None)
+    )
+    ergodic_policy = config.ergodic_policy if config.ergodic_policy is not None else "stationary"
+    wanted = [initial, continuation, init_policy] + ([ergodic_policy] if _named(initial, "ergodic") else [])
+    stationary = (
+        stationary_solution(model, game)
+        if any(_named(x, "stationary") or _named(x, "ergodic") for x in wanted)
+        else None
+    )
+    if _named(continuation, "stationary"):
+        game = game.with_continuation(np.asarray(stationary.values, np.float64))
+    elif not _named(continuation, "model"):
+        game = game.with_continuation(continuation)
+    if init_policy is not None and "lr" not in config.given():
+        # From a fitted policy, Adam's first steps (each parameter moves by about lr) at the ordinal head's
+        # 1e-2 undo the fit: on Krusell-Smith the exploitability went 0.08 -> 130 in one step at 1e-2,
+        # 0.08 -> 0.009 in 20 steps at 1e-3.
+        opts["lr"] = 1e-3
+        rules.append("warm-started (init_policy): lr = 1e-3, so that training refines the fitted policy")
     lr = float(opts["lr"])
+    interior = config.interior if config.interior is not None else (T // 2 if game.T is None else None)
+    if interior is not None and not 0 < interior <= T:
+        raise ValueError(f"interior = {interior} must lie in 1..T = {T}.")
 
     # Noise paths: an enumerated tree (exact expectation) or sampled paths.
     tree = enumerate_noise_paths(game, T, int(opts["max_branches"]))
@@ -247,13 +302,37 @@ def configure(model, config, game: Game | None = None) -> _Setup:
         )
     if mode == "auto":
         mode = "exact" if tree is not None and tree[1].shape[0] <= int(opts["paths"]) else "sample"
+    n_eval = int(opts["eval_paths"])
+    recurrent_warmup = int(config.warmup) if config.recurrent else 0
+    sim_policy = resolve_policy(game, ergodic_policy, stationary) if _named(initial, "ergodic") else None
+    all_starts = resolve_starts(
+        game,
+        initial,
+        stationary=stationary,
+        policy=sim_policy,
+        key=k_starts,
+        n=int(config.n_starts) + n_eval,
+        burn_in=int(config.burn_in),
+        spacing=int(config.spacing),
+        warmup=recurrent_warmup,
+    )
+    if all_starts is not None and mode == "exact":
+        raise ValueError(
+            "initial= other than 'model' needs sampled noise paths (noise_paths='sample'): an enumerated "
+            "noise tree starts from the noise's own initial states."
+        )
+    train_starts = eval_starts = all_starts
+    if (
+        all_starts is not None and all_starts.kind == "ergodic"
+    ):  # train on the first, evaluate on the last dates
+        train_starts = all_starts.take(np.arange(int(config.n_starts)))
+        eval_starts = all_starts.take(np.arange(int(config.n_starts), all_starts.size))
 
     features = jnp.asarray(state_features(game, opts["grid_scaling"]), game.dtype)
     d = int(game.signal(game.reset(jax.random.PRNGKey(0))).shape[0])
     u_edges = (np.asarray(game.actions.edges, np.float64) - game.actions.low) / (
         game.actions.high - game.actions.low
     )
-    k_init, k_train, k_eval = jax.random.split(jax.random.PRNGKey(seed), 3)
     net_spec = {
         "n_features": int(features.shape[1]),
         "d_signal": d,
@@ -276,6 +355,20 @@ def configure(model, config, game: Game | None = None) -> _Setup:
         tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in net_spec.items())),
         game.dtype,
     )
+    fit_kl = None
+    if init_policy is not None:
+        target, target_carry = resolve_policy(game, init_policy, stationary)
+        net, fit_kl = fit_to_policy(
+            net,
+            game,
+            features,
+            target,
+            target_carry,
+            train_starts,
+            k_fit,
+            T=int(T),
+            steps=int(config.init_steps),
+        )
     params, static = eqx.partition(net, eqx.is_inexact_array)
     trainer = Trainer(
         game=game,
@@ -283,6 +376,7 @@ def configure(model, config, game: Game | None = None) -> _Setup:
         features=features,
         exact_zs=tree[0] if mode == "exact" else None,
         exact_weights=tree[1] if mode == "exact" else None,
+        starts=train_starts,
         lr=jnp.asarray(lr, game.dtype),
         entropy=jnp.asarray(float(opts["entropy"]), game.dtype),
         entropy_until=jnp.asarray(float(opts["entropy_until"]), game.dtype),
@@ -297,10 +391,23 @@ def configure(model, config, game: Game | None = None) -> _Setup:
     # from a key that training never uses.
     if mode == "exact":
         eval_zs, eval_w = tree
-    else:
-        n_eval = int(opts["eval_paths"])
+    elif eval_starts is None:
         eval_zs = _sample_paths(game, jax.random.split(k_eval, n_eval), int(T))
         eval_w = jnp.full((n_eval,), 1.0 / n_eval, game.dtype)
+    else:  # each evaluation path continues from its start's noise (cycling through a small batch)
+        eval_starts = eval_starts.take(np.arange(n_eval) % eval_starts.size)
+        eval_zs = jax.vmap(lambda k, z0: game.noise_path(k, int(T), z0=z0))(
+            jax.random.split(k_eval, n_eval), eval_starts.z
+        )
+        eval_w = jnp.full((n_eval,), 1.0 / n_eval, game.dtype)
+    horizon_info = {
+        "initial": _describe(initial)
+        + (f" ({_describe(ergodic_policy)})" if _named(initial, "ergodic") else ""),
+        "continuation": _describe(continuation),
+        "init_policy": None if init_policy is None else _describe(init_policy),
+        "init_fit_kl": fit_kl,
+        "interior_until": interior,
+    }
     signature = {
         "method": method,
         "model": type(model).__name__,
@@ -309,6 +416,7 @@ def configure(model, config, game: Game | None = None) -> _Setup:
         "noise_paths": mode,
         "horizon": int(T),
         **{k: v for k, v in opts.items() if isinstance(v, int | float | str | bool)},
+        **{k: v for k, v in horizon_info.items() if k != "init_fit_kl"},
     }
     return _Setup(
         method=method,
@@ -328,6 +436,9 @@ def configure(model, config, game: Game | None = None) -> _Setup:
         k_train=k_train,
         eval_zs=eval_zs,
         w_eval=np.asarray(eval_w, np.float64),
+        eval_starts=None if eval_starts is None else (eval_starts.mu, eval_starts.history),
+        eval_batch=eval_starts,
+        horizon_info=horizon_info,
         signature=signature,
         checkpoint=Path(config.checkpoint) if config.checkpoint is not None else None,
         progress=bool(config.progress),
@@ -340,7 +451,9 @@ def _evaluate_on_paths(setup: _Setup, params, training: _Training, it: int):
     t0 = time.perf_counter()
     J, J_br = (
         np.asarray(x, np.float64)
-        for x in evaluate_policy(eqx.combine(params, setup.static), setup.game, setup.features, setup.eval_zs)
+        for x in evaluate_policy(
+            eqx.combine(params, setup.static), setup.game, setup.features, setup.eval_zs, setup.eval_starts
+        )
     )
     dt = time.perf_counter() - t0
     training.t_eval[0] += dt
@@ -518,9 +631,19 @@ def evaluate(setup: _Setup, training: _Training) -> dict:
             f"{n_eval} fresh paths, standard error {se:.2g}"
         )
     keep = min(int(setup.opts["keep_paths"]), n_eval)
-    flows, values = _flows_and_values(
-        net, game, setup.features, jax.tree.map(lambda z: z[:keep], setup.eval_zs)
-    )
+    kept = lambda x: jax.tree.map(lambda z: z[:keep], x)  # noqa: E731
+    flows, values = _flows_and_values(net, game, setup.features, kept(setup.eval_zs), kept(setup.eval_starts))
+    until = setup.horizon_info["interior_until"]
+    out["exploitability_interior"] = out["exploitability_interior_se"] = None
+    if until is not None:
+        _, _, gains = evaluate_policy(
+            net, game, setup.features, setup.eval_zs, setup.eval_starts, until=until
+        )
+        gains = np.asarray(gains, np.float64)
+        out["exploitability_interior"] = float(np.sum(w_eval * gains))
+        out["exploitability_interior_se"] = (
+            float(np.std(gains, ddof=1) / math.sqrt(n_eval)) if (mode == "sample" and n_eval > 1) else 0.0
+        )
     out["flows"] = jax.tree.map(np.asarray, flows)
     out["values"] = np.asarray(values)
     training.t_eval[0] += time.perf_counter() - t0
@@ -567,6 +690,10 @@ def build(model, setup: _Setup, training: _Training, ev: dict, t_start: float) -
         exploitability_clairvoyant_sampled=ev["exploitability_clairvoyant_sampled"],
         nonanticipative=ev["nonanticipative"],
         noise_branches=ev["noise_branches"],
+        exploitability_interior=ev["exploitability_interior"],
+        starts=setup.eval_batch,
+        exploitability_interior_se=ev["exploitability_interior_se"],
+        **setup.horizon_info,
     )
     game = setup.game
     return Solution(

@@ -46,6 +46,7 @@ import optax
 
 from ..game import Game
 from .policies import PolicyNetwork
+from .starts import Starts, warm_carry
 
 __all__ = [
     "Trainer",
@@ -68,9 +69,18 @@ def initial_aggregate(game: Game, z0):
 
 
 def forward_flow(
-    net: PolicyNetwork, game: Game, state_part, zs, keep_pi: bool = False, keep_kernels: bool = False
+    net: PolicyNetwork,
+    game: Game,
+    state_part,
+    zs,
+    keep_pi: bool = False,
+    keep_kernels: bool = False,
+    start=None,
 ):
     """Roll the mean field forward along one noise path zs (T + 1 leading) under the network.
+
+    ``start``: None (the model's initial distribution at z_0 and an empty memory) or (mu_0 (n, m),
+    history (L, d)): start there, the memory warmed on the signal history (:mod:`hetmacro.mfg.starts`).
 
     Returns (aggs with T + 1 dates, signals (T, d), signal parts g_t (T, width), pi (T, n, m, A)
     or None, pi_finite flag, kernels (T stacked) or None). No gradient flows here: the flow is a
@@ -82,7 +92,12 @@ def forward_flow(
     T = jax.tree.leaves(zs)[0].shape[0] - 1
     z0 = jax.tree.map(lambda z: z[0], zs)
     z_next = jax.tree.map(lambda z: z[1:], zs)
-    agg0 = initial_aggregate(game, z0)
+    if start is None:
+        agg0 = initial_aggregate(game, z0)
+        h0 = net.signal.initial_carry(game.dtype)
+    else:
+        agg0 = game.aggregate_state(start[0], z0, 0)
+        h0 = warm_carry(net.signal, start[1])
 
     def body(carry, xs):
         agg, h, ok = carry
@@ -96,7 +111,6 @@ def forward_flow(
         agg_next = game.aggregate_state(mu_next, zn, agg.t + 1)
         return (agg_next, h, ok), (agg, o, sv, pi if keep_pi else None, kern if keep_kernels else None)
 
-    h0 = net.signal.initial_carry(game.dtype)
     carry0 = (agg0, h0, jnp.asarray(True))
     (agg_T, _, ok), (aggs, signals, svs, pis, kerns) = jax.lax.scan(
         body, carry0, (jnp.arange(T, dtype=jnp.int32), z_next)
@@ -190,18 +204,35 @@ def backward_pass(
 
 
 def structural_gradient(
-    net: PolicyNetwork, game: Game, features, zs, weights, tau=None, explore=0.0, discount_dates=True
+    net: PolicyNetwork,
+    game: Game,
+    features,
+    zs,
+    weights,
+    tau=None,
+    explore=0.0,
+    discount_dates=True,
+    starts=None,
 ):
     """J, the weighted clairvoyant best-response return and dJ/dtheta over a batch of paths.
 
-    zs: noise paths with leading axes (E, T + 1); weights (E,). Returns (J, J*, grads, flags) with
-    grads shaped like ``eqx.filter(net, eqx.is_inexact_array)`` and flags = (pi finite, values finite).
+    zs: noise paths with leading axes (E, T + 1); weights (E,); starts: None or (mu_0 (E, n, m),
+    history (E, L, d)) (the gradient flows through the memory's warm-up on the history). Returns
+    (J, J*, grads, flags) with grads shaped like ``eqx.filter(net, eqx.is_inexact_array)`` and flags =
+    (pi finite, values finite).
     """
     enc_params, enc_static = eqx.partition(net.encoder, eqx.is_inexact_array)
     sp, enc_vjp = jax.vjp(lambda p: eqx.combine(p, enc_static)(features), enc_params)
-    aggs, signals, svs, _, pi_ok, kerns = jax.vmap(
-        lambda z: forward_flow(net, game, sp, z, keep_kernels=True)
-    )(zs)
+    if starts is None:
+        aggs, signals, svs, _, pi_ok, kerns = jax.vmap(
+            lambda z: forward_flow(net, game, sp, z, keep_kernels=True)
+        )(zs)
+        history = jnp.zeros((jax.tree.leaves(zs)[0].shape[0], 0, 1), game.dtype)
+    else:
+        aggs, signals, svs, _, pi_ok, kerns = jax.vmap(
+            lambda z, mu, h: forward_flow(net, game, sp, z, keep_kernels=True, start=(mu, h))
+        )(zs, *starts)
+        history = starts[1]
     J_e, Jbr_e, g_head, g_sp, d_svs, v_ok = jax.vmap(
         lambda a, s, w, k: backward_pass(
             net, game, sp, a, s, w, tau=tau, explore=explore, kerns=k, discount_dates=discount_dates
@@ -209,11 +240,13 @@ def structural_gradient(
     )(aggs, svs, weights, kerns)
     g_head = jax.tree.map(lambda x: jnp.sum(x, axis=0), g_head)
     (g_enc,) = enc_vjp(jnp.sum(g_sp, axis=0))
-    T = svs.shape[1]
-    ts = jnp.arange(T, dtype=jnp.int32)
+    T, L = svs.shape[1], history.shape[1]
+    ts = jnp.concatenate([jnp.zeros((L,), jnp.int32), jnp.arange(T, dtype=jnp.int32)])
+    if L:
+        signals = jnp.concatenate([history.astype(signals.dtype), signals], axis=1)
     sig_params, sig_static = eqx.partition(net.signal, eqx.is_inexact_array)
     _, sig_vjp = jax.vjp(
-        lambda p: jax.vmap(lambda o: eqx.combine(p, sig_static).sequence(o, ts))(signals), sig_params
+        lambda p: jax.vmap(lambda o: eqx.combine(p, sig_static).sequence(o, ts)[L:])(signals), sig_params
     )
     (g_sig,) = sig_vjp(d_svs)
     grads = eqx.tree_at(
@@ -237,6 +270,9 @@ class Trainer(eqx.Module):
         game: the compiled game. static: the network's non-array part. features: (S, F).
         exact_zs, exact_weights: None, or the paths and probabilities of an enumerated noise tree
             used at every iteration instead of sampled paths.
+        starts: None (every path starts from the model's initial distribution) or a batch of
+            :class:`~hetmacro.mfg.starts.Starts`: each path starts from one drawn at random, its noise
+            path continuing from that start's z.
         lr: initial learning rate (annealed linearly to 0.1 lr over ``iterations``).
         entropy, entropy_until: weight tau_0 of an entropy bonus, annealed linearly to 0 at
             iteration ``entropy_until * iterations`` (``soft`` says whether it is used at all).
@@ -249,6 +285,7 @@ class Trainer(eqx.Module):
     features: jnp.ndarray
     exact_zs: object
     exact_weights: object
+    starts: Starts | None
     lr: jnp.ndarray
     entropy: jnp.ndarray
     entropy_until: jnp.ndarray
@@ -268,23 +305,29 @@ class Trainer(eqx.Module):
         return optax.chain(optax.clip_by_global_norm(1.0), optax.adam(self.schedule, eps=1e-8))
 
     def paths(self, key, iteration):
-        """The noise paths and weights of one iteration."""
+        """The noise paths, weights and starts ((mu_0, history) per path, or None) of one iteration."""
         if self.exact_zs is not None:
-            return self.exact_zs, self.exact_weights
-        keys = jax.random.split(jax.random.fold_in(key, iteration), self.n_paths)
-        zs = jax.vmap(lambda k: self.game.noise_path(k, self.horizon))(keys)
-        return zs, jnp.full((self.n_paths,), 1.0 / self.n_paths, self.game.dtype)
+            return self.exact_zs, self.exact_weights, None
+        k_paths, k_starts = jax.random.split(jax.random.fold_in(key, iteration))
+        keys = jax.random.split(k_paths, self.n_paths)
+        w = jnp.full((self.n_paths,), 1.0 / self.n_paths, self.game.dtype)
+        if self.starts is None:
+            zs = jax.vmap(lambda k: self.game.noise_path(k, self.horizon))(keys)
+            return zs, w, None
+        picked = self.starts.take(jax.random.randint(k_starts, (self.n_paths,), 0, self.starts.size))
+        zs = jax.vmap(lambda k, z0: self.game.noise_path(k, self.horizon, z0=z0))(keys, picked.z)
+        return zs, w, (picked.mu, picked.history)
 
     def step(self, params, opt_state, key, iteration):
         """One iteration: (params, opt_state, metrics); the update is skipped if not finite."""
         net = eqx.combine(params, self.static)
-        zs, w = self.paths(key, iteration)
+        zs, w, starts = self.paths(key, iteration)
         tau = None
         if self.soft:
             until = jnp.maximum(self.entropy_until * self.iterations, 1.0)
             tau = self.entropy * jnp.clip(1.0 - iteration.astype(self.game.dtype) / until, 0.0, 1.0)
         J, J_br, grads, (pi_ok, v_ok) = structural_gradient(
-            net, self.game, self.features, zs, w, tau, self.explore, self.discount_dates
+            net, self.game, self.features, zs, w, tau, self.explore, self.discount_dates, starts
         )
         neg = jax.tree.map(lambda g: -g, grads)
         gnorm = optax.tree.norm(grads)

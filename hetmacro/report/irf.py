@@ -14,9 +14,11 @@ import numpy as np
 import pandas as pd
 
 from ..game import _cast_noise
+from ..mfg.policies import NetworkPolicy
 from ..noise import NoNoise
+from ..results import RSPGResult
 from ._data import _aggregate_name, _hook_aggregates, _precision, _shown_noise, _z_dict, noise_components
-from .rollout import _roll, noise_path, policy_function
+from .rollout import _roll, policy_function
 
 #: Names reported in percentage points (level differences x 100) by :func:`irf`; a model adds its own
 #: with a ``rates`` attribute (a tuple of names). Everything else is a percent deviation.
@@ -34,9 +36,10 @@ def _put(z, name, value):
 
 
 @eqx.filter_jit
-def _irf_paths(game, policy, carry, keys, D: int, R: int, add, overlay, force, mu0=None):
+def _irf_paths(game, policy, carry, keys, D: int, R: int, add, overlay, force, mu0=None, starts=None):
     """Roll one noise path per key over dates 0..D with the kicks applied; record R dates of policy
-    aggregates. add/overlay: {name: (D + 1,) float}; force: {name: (D + 1,) int, -1 = leave}."""
+    aggregates. add/overlay: {name: (D + 1,) float}; force: {name: (D + 1,) int, -1 = leave}.
+    ``starts``: None, or (mu_0 (P, n, m), z_0 (P, ...), carries (P, ...) or None) per path."""
 
     def kick(t, z):
         for name, a in add.items():
@@ -46,17 +49,19 @@ def _irf_paths(game, policy, carry, keys, D: int, R: int, add, overlay, force, m
             z = _put(z, name, jnp.where(f[t] >= 0, f[t].astype(v.dtype), v))
         return z
 
-    def one(key):
-        zs = noise_path(game, key, R, kick)
+    def one(key, start):
+        m0, z0, c0 = (mu0, None, carry) if start is None else start
+        c0 = carry if c0 is None else c0
+        zs = game.noise_path(key, R, kick, z0=z0)
         for name, o in overlay.items():
             zs = _put(zs, name, _get(zs, name) + o[: R + 1].astype(_get(zs, name).dtype))
         aggs, recs = _roll(
-            game, policy, carry, zs, record=lambda agg, pi: _hook_aggregates(game, agg, pi), mu0=mu0
+            game, policy, c0, zs, record=lambda agg, pi: _hook_aggregates(game, agg, pi), mu0=m0
         )
         aggs = jax.tree.map(lambda x: x[: D + 1], aggs)
         return aggs.values, aggs.z, jax.tree.map(lambda x: x[: D + 1], recs)
 
-    return jax.vmap(one)(keys)
+    return jax.vmap(one)(keys, starts)
 
 
 def _rate_names(model) -> set:
@@ -74,6 +79,8 @@ def irf(
     seed: int = 0,
     units: dict | None = None,
     mu0=None,
+    starts=None,
+    se: bool = False,
 ) -> pd.DataFrame:
     r"""The generalised impulse response: shocked minus unshocked path, same policy, same other noise.
 
@@ -105,6 +112,12 @@ def irf(
         units: override the unit of a column: {name: "%", "pp" or "level"}.
         mu0: the distribution (n, m) at date 0 (default: the model's ``initial_distribution(z_0)``),
             e.g. an ergodic distribution a solver reports.
+        starts: a batch of starting points (:class:`hetmacro.mfg.starts.Starts`, e.g. from the ergodic
+            set): path k starts at entry k (cycling), its noise continuing from that start's z, a network
+            policy's memory warmed on the start's signal history. Replaces ``mu0``. Default for an
+            RSPG/SPG Solution: the starts it was evaluated from (``sol.result.starts``).
+        se: add a standard-error column ``"<column> se"`` beside each column (the s.d. over paths of the
+            shocked-minus-baseline difference / sqrt(paths)).
 
     Returns:
         Index ``h`` (periods since the shock, date ``at + h``); one column per aggregate, price, noise
@@ -194,6 +207,17 @@ def irf(
                     overlay[name] = full
         keys = jax.random.split(jax.random.PRNGKey(seed), n_paths)
         start = None if mu0 is None else jnp.asarray(mu0, game.dtype).reshape(game.n, game.m)
+        per_path = None
+        if starts is None and mu0 is None and isinstance(sol.result, RSPGResult):
+            starts = sol.result.starts  # where the policy was evaluated (the ergodic set, if trained there)
+        if starts is not None:
+            if mu0 is not None:
+                raise ValueError("irf: give mu0 or starts, not both.")
+            picked = starts.take(np.arange(n_paths) % starts.size)
+            carries = (
+                jax.vmap(policy.carry_after)(picked.history) if isinstance(policy, NetworkPolicy) else None
+            )
+            per_path = (picked.mu.astype(game.dtype), picked.z, carries)
         as_dtype = {k: jnp.asarray(v, game.dtype) for k, v in zero_add.items()}
         base = _irf_paths(
             game,
@@ -206,6 +230,7 @@ def irf(
             as_dtype,
             {k: jnp.asarray(v, jnp.int32) for k, v in no_force.items()},
             start,
+            per_path,
         )
         shocked = _irf_paths(
             game,
@@ -218,6 +243,7 @@ def irf(
             {k: jnp.asarray(v, game.dtype) for k, v in overlay.items()},
             {k: jnp.asarray(v, jnp.int32) for k, v in force.items()},
             start,
+            per_path,
         )
         base, shocked = jax.tree.map(np.asarray, (base, shocked))
 
@@ -241,9 +267,11 @@ def irf(
         rates=_rate_names(sol.model),
         levels=shown,
         units=units,
+        se=se,
     )
     frame.attrs.update(
         {
+            "starts": "model" if starts is None else starts.kind,
             "shock": label,
             "at": at,
             "paths": n_paths,
@@ -256,7 +284,9 @@ def irf(
     return frame
 
 
-def irf_frame(baseline: dict, shocked: dict, *, rates=RATE_NAMES, levels=(), units=None) -> pd.DataFrame:
+def irf_frame(
+    baseline: dict, shocked: dict, *, rates=RATE_NAMES, levels=(), units=None, se: bool = False
+) -> pd.DataFrame:
     """The impulse-response table from level paths: what :func:`irf` returns, for any solver.
 
     Args:
@@ -265,6 +295,7 @@ def irf_frame(baseline: dict, shocked: dict, *, rates=RATE_NAMES, levels=(), uni
         rates: names reported in percentage points, 100 (x_shocked - x).
         levels: names reported as plain differences (e.g. the common noise).
         units: overrides, {name: "%", "pp" or "level"}.
+        se: add ``"<column> se"``: the standard error of each mean over paths (s.d. / sqrt(paths)).
 
     Returns:
         Index ``h`` (periods since the shock); columns ``"<name> (<unit>)"``: ``%`` percent deviation
@@ -296,6 +327,11 @@ def irf_frame(baseline: dict, shocked: dict, *, rates=RATE_NAMES, levels=(), uni
         else:
             dev = diff
         columns[f"{k} ({unit})"] = dev.mean(axis=0)
+        if se:
+            n = dev.shape[0]
+            columns[f"{k} ({unit}) se"] = (
+                dev.std(axis=0, ddof=1) / np.sqrt(n) if n > 1 else np.full(dev.shape[1], np.nan)
+            )
     H = len(next(iter(columns.values()))) if columns else 0
     frame = pd.DataFrame(columns, index=pd.RangeIndex(H, name="h"))
     frame.attrs.update(

@@ -24,12 +24,13 @@ import jax.numpy as jnp
 
 from ..game import Game
 
-__all__ = ["GamePolicy", "savings_to_actions"]
+__all__ = ["GamePolicy", "StationaryRule", "savings_to_actions"]
 
 #: rule kind -> (module, class): the rules a saved GamePolicy may name.
 RULES = {
     "ks": ("hetmacro.savings.krusell_smith", "KSRule"),
     "linear": ("hetmacro.savings.sequence", "LinearPolicy"),
+    "stationary": ("hetmacro.savings.rules", "StationaryRule"),
 }
 
 
@@ -76,3 +77,25 @@ class GamePolicy(eqx.Module):
         module, name = RULES[rule]
         rule_cls = getattr(importlib.import_module(module), name)
         return cls(rule_cls.from_spec(game, **spec), game)
+
+
+class StationaryRule(eqx.Module):
+    """The stationary equilibrium's savings policy a'(a, e) (``method="stationary"``), the same at every
+    aggregate state: the steady state's savings behaviour, read as a consumption share at each date's
+    prices by :class:`GamePolicy`."""
+
+    a_next: jnp.ndarray  # (n, m)
+    kind = "stationary"
+
+    def init_carry(self):
+        return None
+
+    def savings(self, carry, agg):
+        return carry, self.a_next
+
+    def spec(self) -> dict:
+        return {}
+
+    @classmethod
+    def from_spec(cls, game: Game) -> StationaryRule:
+        return cls(jnp.zeros((game.n, game.m), game.dtype))
