@@ -160,6 +160,7 @@ def test_ergodic_starts_are_the_simulation_at_their_dates(ks, x64):
     assert float(jnp.std(starts.z)) > 0  # the economy moved with aggregate shocks
 
 
+@pytest.mark.slow
 def test_warm_started_rspg_improves_on_the_stationary_rule_from_the_ergodic_set(ks, x64):
     """Trained from ergodic starts with the stationary continuation value and warm-started on the
     stationary savings rule, RSPG's exploitability on the same starts and noise paths is below the
