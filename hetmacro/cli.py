@@ -32,11 +32,26 @@ from pathlib import Path
 from .model import load_calibration, shipped_calibrations
 from .solvers import METHODS, solve
 
-DEFAULT_MODEL = "beach_bar"
+DEFAULT_MODEL = "krusell_smith"
+#: The method each model is solved by when --method is not given.
+DEFAULT_METHOD = {"krusell_smith": "rspg", "aiyagari": "stationary", "beach_bar": "dp", "lq": "dp"}
 # Settings applied when solving a model by a method without --calibration (DP needs no common noise).
 DEFAULT_SETTINGS = {
     ("beach_bar", "dp"): {"closure": False, "bar": 50},
     ("lq", "dp"): {"aggregate_risk": False},
+    ("krusell_smith", "rspg"): {"grid_kind": "geometric", "n_a": 100},
+}
+#: The calibration used when none is given (the flagship: SSJ's Krusell-Smith calibration, AR(1) TFP).
+DEFAULT_CALIBRATION = {("krusell_smith", "rspg"): "krusell_smith_1998:ssj"}
+#: Solver options used unless --option sets them (the main job: about 2 minutes on 2 CPU cores).
+DEFAULT_OPTIONS = {
+    ("krusell_smith", "rspg"): {
+        "horizon": 40,
+        "iterations": 30,
+        "init_steps": 200,
+        "eval_paths": 8,
+        "keep_paths": 4,
+    }
 }
 _TYPE_WORDS = {
     bool: "true or false",
@@ -251,6 +266,63 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def flagship_tables(sol) -> dict:
+    """For an economy with an AR(1) TFP shock solved by a method that re-simulates its policy (rspg, spg,
+    ks): the paths of consumption, the interest rate and the wage, and the IRF to a 1% TFP shock beside
+    the linear solution's (``method="linear"`` on the same model). Printed and returned as tables."""
+    import numpy as np
+    import pandas as pd
+
+    from . import solve as hm_solve
+    from .noise import AR1
+
+    if sol.method not in ("rspg", "spg", "ks") or not isinstance(sol.game.noise, AR1) or sol.flows is None:
+        return {}
+    paths = sol.paths()
+    cols = [c for c in ("C", "r", "w", "K", "Y") if c in paths.columns]
+    mean = paths[cols].groupby(level="t").mean()
+    shown = mean.iloc[np.unique(np.linspace(0, len(mean) - 1, 9).astype(int))]
+    print("\nmean paths over the evaluation paths (C, K, Y, w in model units; r per period):")
+    print(shown.to_string(float_format=lambda x: f"{x:.5f}"))
+    print("\nimpulse response to a 1% TFP shock (log TFP +0.01, then its own persistence):", flush=True)
+    lin = hm_solve(sol.model, method="linear", horizon=40)
+    own = sol.irf("z", 0.01, horizon=min(40, (sol.horizon or 41) - 1), paths=16, se=True)
+    series = [
+        c for c in ("C (%)", "K (%)", "r (pp)", "w (%)") if c in own.columns and c in lin.result.irf.columns
+    ]
+    both = pd.concat({sol.method: own[series], "linear": lin.result.irf[series].iloc[: len(own)]}, axis=1)
+    both.attrs.update(own.attrs)
+    both.attrs["description"] = f"IRF to a 1% TFP shock: {sol.method} (from its evaluation starts) and linear"
+    print(
+        both.iloc[[h for h in (0, 1, 2, 4, 8, 12, 20, 30, 39) if h < len(both)]].to_string(
+            float_format=lambda x: f"{x:.4f}"
+        )
+    )
+    mean.attrs.update(
+        {"description": "mean over evaluation paths by date", "units": "model units; r per period"}
+    )
+    return {"paths_mean": mean, "irf_comparison": both}
+
+
+def _comparison_figure(frame, path: Path) -> list[Path]:
+    """One panel per series, one line per method (the IRF comparison of :func:`flagship_tables`)."""
+    from matplotlib.figure import Figure
+
+    methods = list(dict.fromkeys(frame.columns.get_level_values(0)))
+    series = list(dict.fromkeys(frame.columns.get_level_values(1)))
+    fig = Figure(figsize=(3.2 * len(series), 3.0), layout="constrained")
+    for ax, col in zip(fig.subplots(1, len(series)), series):
+        for m, style in zip(methods, ("-", "--", ":")):
+            ax.plot(frame.index, frame[(m, col)], style, label=m)
+        ax.axhline(0, color="0.8", lw=0.8)
+        ax.set_title(col)
+        ax.set_xlabel("quarters since the shock")
+    fig.axes[0].legend(fontsize=8)
+    fig.suptitle("Response to a 1% TFP shock")
+    fig.savefig(path, dpi=110)
+    return [path]
+
+
 def _cmd_solve(args) -> int:
     from . import __version__, export, hmx
 
@@ -258,7 +330,9 @@ def _cmd_solve(args) -> int:
     if args.model not in models:
         raise SystemExit(f"unknown model {args.model!r}; shipped models: {sorted(models)}")
     cls = models[args.model]
+    args.method = args.method or DEFAULT_METHOD.get(args.model, "dp")
     settings = {} if args.calibration else dict(DEFAULT_SETTINGS.get((args.model, args.method), {}))
+    args.calibration = args.calibration or DEFAULT_CALIBRATION.get((args.model, args.method))
     settings.update(check_fields(cls, _parse_settings(args.set)))
     if args.calibration:
         try:
@@ -267,7 +341,8 @@ def _cmd_solve(args) -> int:
             reason = err.args[0] if isinstance(err, KeyError) else err  # a KeyError's str() is quoted
             raise SystemExit(f"--calibration {args.calibration}: {reason}") from None
         check_fields(cls, [(f"--calibration {args.calibration}", k, v) for k, v in values.items()])
-    options = check_fields(METHODS[args.method], _parse_settings(args.option, "--option"), "option")
+    options = dict(DEFAULT_OPTIONS.get((args.model, args.method), {}))
+    options.update(check_fields(METHODS[args.method], _parse_settings(args.option, "--option"), "option"))
     if args.verbose:
         options.setdefault("verbose", True)
     try:
@@ -289,11 +364,14 @@ def _cmd_solve(args) -> int:
         sol = solve(model, config)
         print(sol.summary().to_string())
         tables = export.tables(sol)
+        tables.update(flagship_tables(sol))
         export.to_csv(sol, tmp, tables=tables)
         n_figures = 0
         if not args.no_figures:
-            irfs = {k: v for k, v in tables.items() if k.startswith("irf_")}
+            irfs = {k: v for k, v in tables.items() if k.startswith("irf_") and k != "irf_comparison"}
             n_figures = len(write_figures(sol, tmp, irfs))
+            if "irf_comparison" in tables:
+                n_figures += len(_comparison_figure(tables["irf_comparison"], tmp / "irf_comparison.png"))
         hmx.save(sol, tmp / "solution.hmx")
         run = {
             "argv": ["hetmacro", *args.argv],
@@ -344,7 +422,12 @@ def main(argv: list[str] | None = None) -> int:
     p_solve = sub.add_parser("solve", help="solve a shipped model and write its tables and figures")
     p_solve.add_argument("model", nargs="?", default=DEFAULT_MODEL, help="model name (see 'hetmacro list')")
     p_solve.add_argument("--calibration", help="shipped calibration name or path to a .toml file")
-    p_solve.add_argument("--method", default="dp", choices=sorted(METHODS))
+    p_solve.add_argument(
+        "--method",
+        default=None,
+        choices=sorted(METHODS),
+        help="solver (default: rspg for krusell_smith, stationary for aiyagari, dp for the toy games)",
+    )
     p_solve.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="override a model parameter"
     )

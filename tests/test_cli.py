@@ -71,11 +71,40 @@ def test_list_and_errors():
 
 @pytest.mark.slow
 def test_the_readme_command_solves_the_default_model(tmp_path):
-    """``hetmacro solve --out out`` with nothing else: Beach Bar by DP, about 10-20 s on a laptop CPU."""
+    """``hetmacro solve --out out`` with nothing else: Krusell-Smith with aggregate risk by RSPG, its paths
+    and its IRF beside the linear solution's (about a minute on 2 CPU cores)."""
     proc = _run("solve", "--out", "out", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert "BeachBar" in proc.stdout
-    assert (tmp_path / "out" / "paths.csv").exists() and (tmp_path / "out" / "policy.png").exists()
+    assert "KrusellSmith" in proc.stdout and "by rspg" in proc.stdout
+    assert "impulse response to a 1% TFP shock" in proc.stdout and "linear" in proc.stdout
+    out = tmp_path / "out"
+    for name in ("paths.csv", "paths_mean.csv", "irf_comparison.csv", "irf_comparison.png", "solution.hmx"):
+        assert (out / name).exists(), name
+    irf = pd.read_csv(out / "irf_comparison.csv", header=[0, 1], index_col=0)
+    # Output responds to TFP on impact as the linear solution says (Y and w are TFP-led: within 5%).
+    assert abs(irf[("rspg", "w (%)")].iloc[0] - irf[("linear", "w (%)")].iloc[0]) < 0.05
+
+
+def test_the_default_job_is_krusell_smith_by_rspg_and_toy_games_are_one_flag_away(monkeypatch, tmp_path):
+    seen = {}
+
+    def solve(model, config):
+        seen["model"], seen["config"] = model, config
+        raise KeyboardInterrupt  # stop before any compilation
+
+    monkeypatch.setattr(cli, "solve", solve)
+    with pytest.raises(KeyboardInterrupt):
+        main(["--out", str(tmp_path / "a")])
+    model, config = seen["model"], seen["config"]
+    assert type(model).__name__ == "KrusellSmith" and model.tfp_process == "ar1" and model.n_a == 100
+    assert config.method == "rspg" and config.horizon == 40 and config.iterations == 30
+    with pytest.raises(KeyboardInterrupt):
+        main(["solve", "beach_bar", "--out", str(tmp_path / "b")])
+    assert type(seen["model"]).__name__ == "BeachBar" and seen["config"].method == "dp"
+    with pytest.raises(KeyboardInterrupt):
+        main(["solve", "krusell_smith", "--option", "iterations=5", "--out", str(tmp_path / "c")])
+    assert seen["config"].iterations == 5 and seen["config"].horizon == 40
+    assert not any(tmp_path.iterdir())  # interrupted runs leave no folder
 
 
 def test_help_is_plain_text(capsys):
