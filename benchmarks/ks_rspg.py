@@ -26,7 +26,7 @@ Printed (and ``--json``):
 
 Usage::
 
-    python benchmarks/ks_rspg.py            # 500 assets x 7 income states, horizon 60
+    python benchmarks/ks_rspg.py            # 500 assets x 7 income states, horizon 40, 100 iterations
     python benchmarks/ks_rspg.py --quick    # 80 assets, horizon 30, few iterations (about a minute)
     python benchmarks/ks_rspg.py --json
 """
@@ -58,8 +58,8 @@ def sizes(quick: bool) -> dict:
     if quick:
         return {"n_a": 80, "T": 150, "n_z": 3, "n_K": 5, "periods": 1000, "burn_in": 200, "horizon": 30,
                 "iterations": 10, "paths": 4, "irf_paths": 8, "irf_h": 20, "moments_T": 300, "init_steps": 150}  # fmt: skip
-    return {"n_a": 500, "T": 300, "n_z": 5, "n_K": 5, "periods": 6000, "burn_in": 500, "horizon": 60,
-            "iterations": 40, "paths": 8, "irf_paths": 32, "irf_h": 40, "moments_T": 2000, "init_steps": 300}  # fmt: skip
+    return {"n_a": 500, "T": 300, "n_z": 5, "n_K": 5, "periods": 6000, "burn_in": 500, "horizon": 40,
+            "iterations": 100, "paths": 8, "irf_paths": 32, "irf_h": 40, "moments_T": 2000, "init_steps": 300}  # fmt: skip
 
 
 def solve_all(c: dict) -> dict:

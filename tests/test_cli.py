@@ -97,7 +97,7 @@ def test_the_default_job_is_krusell_smith_by_rspg_and_toy_games_are_one_flag_awa
         main(["--out", str(tmp_path / "a")])
     model, config = seen["model"], seen["config"]
     assert type(model).__name__ == "KrusellSmith" and model.tfp_process == "ar1" and model.n_a == 100
-    assert config.method == "rspg" and config.horizon == 40 and config.iterations == 30
+    assert config.method == "rspg" and config.horizon == 40 and config.iterations == 100
     with pytest.raises(KeyboardInterrupt):
         main(["solve", "beach_bar", "--out", str(tmp_path / "b")])
     assert type(seen["model"]).__name__ == "BeachBar" and seen["config"].method == "dp"

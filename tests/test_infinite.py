@@ -205,3 +205,27 @@ def test_network_policy_warms_its_memory_on_a_history(x64):
     for k in range(3):
         h, _ = pol.network.signal.step(h, hist[k], 0)
     np.testing.assert_allclose(np.asarray(pol.carry_after(hist)), np.asarray(h), atol=1e-12)
+
+
+def test_signal_standardisation_is_fixed_and_survives_the_spec(x64):
+    """The ergodic set's signal centre and scale are applied before the GRU, are not trained (static),
+    and a network rebuilt from its spec (a saved Solution) applies the same."""
+    kw = dict(recurrent=True, time_feature=False, horizon=10, key=jax.random.PRNGKey(0))
+    plain = hm.policies.SignalEncoder(2, 8, 4, 1, **kw)
+    std = hm.policies.SignalEncoder(2, 8, 4, 1, signal_center=[1.0, 2.0], signal_scale=[0.01, 0.5], **kw)
+    o = jnp.asarray([1.02, 1.5])
+    h0 = plain.initial_carry(jnp.float64)
+    np.testing.assert_allclose(
+        np.asarray(std.step(h0, o, 0)[1]),
+        np.asarray(plain.step(h0, jnp.asarray([2.0, -1.0]), 0)[1]),
+        atol=1e-12,
+    )
+    leaves = lambda m: jax.tree.leaves(eqx.filter(m, eqx.is_inexact_array))  # noqa: E731
+    assert len(leaves(std)) == len(leaves(plain)) and isinstance(std.signal_center, tuple)  # nothing to train
+    game = hm.compile(LinearQuadratic(n_states=11, T=4))
+    d = int(game.signal(game.reset(jax.random.PRNGKey(0))).shape[0])
+    u = (np.asarray(game.actions.edges) - game.actions.low) / (game.actions.high - game.actions.low)
+    spec = {"n_features": 1, "d_signal": d, "n_actions": game.A, "u_edges": [float(x) for x in u], "horizon": 4,
+            "signal_center": [0.5] * d, "signal_scale": [2.0] * d}  # fmt: skip
+    pol = NetworkPolicy.from_spec(game, **spec)
+    assert pol.network.signal.signal_center == (0.5,) * d and pol.spec()["signal_scale"] == [2.0] * d

@@ -269,6 +269,8 @@ class SignalEncoder(eqx.Module):
     time_feature: bool = eqx.field(static=True)
     horizon: int = eqx.field(static=True)
     hidden: int = eqx.field(static=True)
+    signal_center: tuple | None = eqx.field(static=True, default=None)
+    signal_scale: tuple | None = eqx.field(static=True, default=None)
 
     def __init__(
         self,
@@ -281,8 +283,15 @@ class SignalEncoder(eqx.Module):
         horizon: int,
         *,
         key,
+        signal_center=None,
+        signal_scale=None,
     ):
         k1, k2, k3 = jax.random.split(key, 3)
+        # Fixed standardisation of the signals, (o - center) / scale (not trained): on an economy's
+        # ergodic set prices move by a few percent of their level, too little for a GRU to read at
+        # initialisation scales.
+        self.signal_center = None if signal_center is None else tuple(float(x) for x in signal_center)
+        self.signal_scale = None if signal_scale is None else tuple(float(x) for x in signal_scale)
         n_clock = (len(CLOCK_SCALES) + 1) * int(time_feature)
         self.recurrent, self.time_feature, self.horizon, self.hidden = (
             recurrent,
@@ -305,6 +314,8 @@ class SignalEncoder(eqx.Module):
 
     def step(self, carry, o, t):
         """One date: (carry, o_t, t) -> (carry', g_t)."""
+        if self.signal_center is not None:
+            o = (o - jnp.asarray(self.signal_center, o.dtype)) / jnp.asarray(self.signal_scale, o.dtype)
         if self.recurrent:
             carry = self.cell(o, carry)
             x = jax.nn.relu(carry)
@@ -425,12 +436,23 @@ class PolicyNetwork(eqx.Module):
         time_feature: bool = False,
         beta_nodes: int = 8,
         state_table: int | None = None,
+        signal_center=None,
+        signal_scale=None,
         key,
     ):
         k1, k2, k3 = jax.random.split(key, 3)
         self.encoder = StateEncoder(n_features, width, encoder_depth, state_table, key=k1)
         self.signal = SignalEncoder(
-            d_signal, width, hidden, signal_depth, recurrent, time_feature, horizon, key=k2
+            d_signal,
+            width,
+            hidden,
+            signal_depth,
+            recurrent,
+            time_feature,
+            horizon,
+            key=k2,
+            signal_center=signal_center,
+            signal_scale=signal_scale,
         )
         self.head = ActionHead(width, n_actions, head, u_edges, head_layers, beta_nodes, key=k3)
 

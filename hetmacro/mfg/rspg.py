@@ -163,6 +163,16 @@ def _named(x, name: str) -> bool:
     return isinstance(x, str) and x == name
 
 
+def _signal_standardisation(starts) -> dict:
+    """Centre and scale of the signals on the ergodic set (the starts' histories), for the network's
+    fixed input standardisation; none for other starts (their histories are constant)."""
+    if starts is None or starts.kind != "ergodic" or starts.history.shape[1] < 2:
+        return {}
+    h = np.asarray(starts.history, np.float64).reshape(-1, starts.history.shape[-1])
+    scale = np.maximum(h.std(axis=0), 1e-6 * np.maximum(np.abs(h.mean(axis=0)), 1.0))
+    return {"signal_center": [float(x) for x in h.mean(axis=0)], "signal_scale": [float(x) for x in scale]}
+
+
 def _describe(x) -> str:
     """A short label of an option that may be an object (for the result and the checkpoint signature)."""
     if x is None or isinstance(x, str):
@@ -349,6 +359,7 @@ def configure(model, config, game: Game | None = None) -> _Setup:
         "time_feature": bool(opts["time_feature"]),
         "beta_nodes": int(opts["beta_nodes"]),
         "state_table": int(game.n * game.m) if opts["state_table"] else None,
+        **_signal_standardisation(all_starts),
     }
     net = _init_network(
         k_init,
