@@ -47,7 +47,7 @@ DEFAULT_CALIBRATION = {("krusell_smith", "rspg"): "krusell_smith_1998:ssj"}
 DEFAULT_OPTIONS = {
     ("krusell_smith", "rspg"): {
         "horizon": 40,
-        "iterations": 30,
+        "iterations": 100,
         "init_steps": 200,
         "eval_paths": 8,
         "keep_paths": 4,

@@ -187,8 +187,8 @@ def test_warm_started_rspg_improves_on_the_stationary_rule_from_the_ergodic_set(
     assert np.all(irf["K (%) se"].to_numpy()[1:] > 0)
 
 
-def test_init_policy_from_another_model_is_refused(ks, x64):
-    model = ks[0]
+def test_init_policy_from_another_model_is_refused(x64):
+    model = KrusellSmith.from_calibration("krusell_smith_1998:ssj", grid_kind="geometric", n_a=40)
     other = hm.solve(LinearQuadratic(n_states=11, T=4, aggregate_risk=False), method="dp")
     with pytest.raises(ValueError, match="another game"):
         hm.solve(model, method="rspg", horizon=10, iterations=1, init_policy=other, n_starts=2, burn_in=40,
@@ -197,10 +197,12 @@ def test_init_policy_from_another_model_is_refused(ks, x64):
 
 def test_network_policy_warms_its_memory_on_a_history(x64):
     game = hm.compile(LinearQuadratic(n_states=11, T=4))
-    sol = hm.solve(LinearQuadratic(n_states=11, T=4), method="rspg", iterations=2, width=8, hidden=8, **QUIET)
-    pol = sol.policy
-    assert isinstance(pol, NetworkPolicy)
-    hist = jnp.ones((3, game.signal(game.reset(jax.random.PRNGKey(0))).shape[0]))
+    d = int(game.signal(game.reset(jax.random.PRNGKey(0))).shape[0])
+    u = (np.asarray(game.actions.edges) - game.actions.low) / (game.actions.high - game.actions.low)
+    spec = {"n_features": 1, "d_signal": d, "n_actions": game.A, "u_edges": [float(x) for x in u], "horizon": 4,
+            "width": 8, "hidden": 8}  # fmt: skip
+    pol = NetworkPolicy.from_spec(game, **spec)
+    hist = jnp.ones((3, d))
     h = pol.init_carry()
     for k in range(3):
         h, _ = pol.network.signal.step(h, hist[k], 0)

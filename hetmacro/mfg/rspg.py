@@ -281,6 +281,9 @@ def configure(model, config, game: Game | None = None) -> _Setup:
         config.init_policy if config.init_policy is not None else ("stationary" if infinite else None)
     )
     ergodic_policy = config.ergodic_policy if config.ergodic_policy is not None else "stationary"
+    for given in (init_policy, ergodic_policy):  # refuse another game's policy before any work
+        if isinstance(given, Solution):
+            resolve_policy(game, given)
     wanted = [initial, continuation, init_policy] + ([ergodic_policy] if _named(initial, "ergodic") else [])
     stationary = (
         stationary_solution(model, game)
