@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 SLOW_NOTEBOOKS = {"02_krusell_smith.ipynb", "03_three_games.ipynb"}  # RSPG trainings: minutes on 2 cores
 DOCS = sorted((ROOT / "docs").glob("*.md"))
-SLOW_DOCS = {"solvers.md", "rspg.md"}  # RSPG trainings and a stationary equilibrium
+SLOW_DOCS = {"solvers.md", "rspg.md", "models.md"}  # RSPG trainings, stationary equilibria (models.md: 60 s;
+# its economies are also solved in the fast suite by tests/test_economies.py)
 
 
 def _run_script(code: str, tmp_path: Path, name: str, timeout: int = 900):

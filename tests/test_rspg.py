@@ -283,6 +283,7 @@ def lq_runs():
     }
 
 
+@pytest.mark.slow  # 26 s
 def test_macro_game_without_noise_rspg_nears_the_dp_equilibrium_and_spends_at_the_end():
     """The paper's macro game without TFP noise, reduced (50 wealth points, T = 32): DP gives the exact
     equilibrium, an independent target. RSPG gets close to it, and, as the paper finds with noise,
@@ -393,6 +394,7 @@ def _near_bar(sol):
     return (mu[open_path] * x).sum(-1), (mu[open_path] * (x == 1)).sum(-1)
 
 
+@pytest.mark.slow  # 27 s
 def test_beach_bar_rspg_moves_away_before_the_closure_and_spg_stays(beach_bar_runs):
     """The paper's finding. The closure penalty is charged to households next to the bar on the
     transition into date 15; RSPG's households gather next to the bar (date 11), step away before
