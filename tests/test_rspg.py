@@ -496,6 +496,7 @@ def test_exploitability_falls_during_training(name, method, iterations):
     assert sol.timings["compile"] >= 0 and sol.timings["per_iteration"] > 0
 
 
+@pytest.mark.slow  # shares the Beach Bar runs (27 s) with the finding above
 def test_beach_bar_exploitability_falls_with_sampled_paths(beach_bar_runs):
     # (random bars: the fast suite checks the fixed-bar runs' histories; the slow one the full game)
     for sol in beach_bar_runs.values():
