@@ -52,6 +52,7 @@ import _common as bc  # noqa: E402
 
 import hetmacro as hm  # noqa: E402
 from hetmacro.mfg import dp  # noqa: E402
+from hetmacro.mfg.exploitability import interior_exploitability  # noqa: E402
 from hetmacro.models import KrusellSmith  # noqa: E402
 from hetmacro.savings import sequence as sq  # noqa: E402
 
@@ -139,21 +140,6 @@ def print_original(res: dict, sz: dict) -> None:
 
 
 # --- case 2 ------------------------------------------------------------------------------------------
-def _restricted_exploitability(game, flow, until: int):
-    """Gain of a best response that deviates only at dates < until and follows the flow's policy after."""
-    v_pi = dp.policy_value(game, flow)
-    aggs = flow.aggs
-
-    def body(v_next, t):
-        agg = jax.tree.map(lambda x: x[t], aggs)
-        agg_next = jax.tree.map(lambda x: x[t + 1], aggs)
-        return game.q_values(agg, agg_next, v_next).max(axis=-1), None
-
-    v0, _ = jax.lax.scan(body, v_pi[until], jnp.arange(until - 1, -1, -1))
-    mu0 = aggs.mu[0]
-    return jnp.sum(mu0 * v0) - jnp.sum(mu0 * v_pi[0])
-
-
 def exploitabilities(model, policies: dict, H: int, n_paths: int, starts: dict, seed: int = 7) -> dict:
     """{start: {policy: {"clairvoyant": mean, "se", "interior": mean}}} on the same noise paths.
 
@@ -173,7 +159,7 @@ def exploitabilities(model, policies: dict, H: int, n_paths: int, starts: dict, 
             agg0 = game.aggregate_state(mu0, z0, 0)
             flow = game.rollout(key, policy, carry, T=H, agg0=agg0)
             expl, _, _ = dp.exploitability(game, flow)
-            return expl, _restricted_exploitability(game, flow, H // 2)
+            return expl, interior_exploitability(game, flow, H // 2)
 
         for name, (policy, carry) in policies.items():
             for start, mu0 in mus.items():

@@ -19,28 +19,33 @@ import pandas as pd
 from ._data import _data, _date, _path
 
 
+def _sorted_histogram(values, weights, who: str) -> tuple[np.ndarray, np.ndarray]:
+    """(x, w): the values sorted, their weights normalised to sum to one; checked."""
+    x = np.asarray(values, np.float64).reshape(-1)
+    w = np.asarray(weights, np.float64).reshape(-1)
+    if x.shape != w.shape:
+        raise ValueError(f"{who}: {x.size} values but {w.size} weights.")
+    if np.any(w < 0) or not w.sum() > 0:
+        raise ValueError(f"{who}: weights must be non-negative with a positive sum.")
+    order = np.argsort(x, kind="stable")
+    return x[order], w[order] / w.sum()
+
+
 def lorenz_curve(values, weights) -> tuple[np.ndarray, np.ndarray]:
     """Lorenz curve points of a weighted distribution: (population share, value share), from (0, 0).
 
     Sorted by value; both arrays have length len(values) + 1 and end at (1, 1). The curve is linear
     between the points (exact for a histogram: all mass at a point holds the same value).
     """
-    x = np.asarray(values, np.float64).reshape(-1)
-    w = np.asarray(weights, np.float64).reshape(-1)
-    if x.shape != w.shape:
-        raise ValueError(f"lorenz_curve: {x.size} values but {w.size} weights.")
-    if np.any(w < 0) or not w.sum() > 0:
-        raise ValueError("lorenz_curve: weights must be non-negative with a positive sum.")
+    x, w = _sorted_histogram(values, weights, "lorenz_curve")
     negative = (x < 0) & (w > 0)
     if np.any(negative):
         raise ValueError(
-            f"lorenz_curve: {w[negative].sum() / w.sum():.1%} of the mass holds negative values (as low as "
+            f"lorenz_curve: {w[negative].sum():.1%} of the mass holds negative values (as low as "
             f"{x[negative].min():.4g}); the Lorenz curve, Gini and top shares are shares of a total, defined "
             "for non-negative values only. Use mean_abs_difference (model units), or shift the values (e.g. "
             "wealth minus the borrowing limit) and say so."
         )
-    order = np.argsort(x, kind="stable")
-    x, w = x[order], w[order] / w.sum()
     total = np.sum(w * x)
     if total == 0:
         raise ValueError("lorenz_curve: the weighted mean is 0; value shares are undefined.")
@@ -68,14 +73,7 @@ def mean_abs_difference(values, weights) -> float:
 
     Equals 2 mean x Gini where the Gini is defined (Yitzhaki and Schechtman 2013, The Gini Methodology, ch. 2).
     """
-    x = np.asarray(values, np.float64).reshape(-1)
-    w = np.asarray(weights, np.float64).reshape(-1)
-    if x.shape != w.shape:
-        raise ValueError(f"mean_abs_difference: {x.size} values but {w.size} weights.")
-    if np.any(w < 0) or not w.sum() > 0:
-        raise ValueError("mean_abs_difference: weights must be non-negative with a positive sum.")
-    order = np.argsort(x, kind="stable")
-    x, w = x[order], w[order] / w.sum()
+    x, w = _sorted_histogram(values, weights, "mean_abs_difference")
     F = np.cumsum(w)
     return float(max(2.0 * np.sum(w * x * (F - w - (1.0 - F))), 0.0))
 
