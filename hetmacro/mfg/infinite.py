@@ -18,6 +18,8 @@ infinite-horizon question at the ergodic set (docs/rspg.md, "Infinite horizon"):
 
 from __future__ import annotations
 
+import dataclasses
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -29,7 +31,121 @@ from ..solution import Solution
 from .policies import PolicyNetwork
 from .starts import Starts, ergodic_starts, given_starts, stationary_start
 
-__all__ = ["fit_to_policy", "is_savings_economy", "resolve_policy", "resolve_starts", "stationary_solution"]
+__all__ = [
+    "Horizon",
+    "fit_to_policy",
+    "is_savings_economy",
+    "plan_horizon",
+    "resolve_policy",
+    "resolve_starts",
+    "signal_standardisation",
+    "stationary_solution",
+]
+
+
+@dataclasses.dataclass
+class Horizon:
+    """What (R)SPG does about the horizon (:func:`plan_horizon`).
+
+    Attributes:
+        game: the game, with its continuation value when one is used.
+        stationary: the stationary equilibrium's Solution when something needed it, else None.
+        init_policy: what the network is fitted to before training, or None.
+        starts, train, evaluate: every start, those training paths draw from, those evaluation paths
+            start at (None: the model's initial distribution).
+        info: the labels reported in :class:`~hetmacro.results.RSPGResult` (initial, continuation,
+            init_policy, interior_until).
+    """
+
+    game: Game
+    stationary: object
+    init_policy: object
+    starts: Starts | None
+    train: Starts | None
+    evaluate: Starts | None
+    info: dict
+
+
+def _named(x, name: str) -> bool:
+    return isinstance(x, str) and x == name
+
+
+def _describe(x) -> str:
+    """A short label of an option that may be an object (for the result and the checkpoint signature)."""
+    if x is None or isinstance(x, str):
+        return str(x)
+    if isinstance(x, Solution):
+        return f"Solution({x.method})"
+    if isinstance(x, Starts):
+        return x.kind
+    if isinstance(x, np.ndarray | jax.Array):
+        return f"given {tuple(np.shape(x))}"
+    return type(x).__name__
+
+
+def plan_horizon(model, game: Game, config, T: int, key, n_eval: int) -> Horizon:
+    """Starts, continuation value and warm start of an (R)SPG run (``config``: :class:`hetmacro.RSPG`).
+
+    Defaults: for an infinite-horizon savings economy with a market, ergodic starts (a simulation under
+    ``config.ergodic_policy``, the stationary rule by default), the stationary value function after T and
+    a warm start on the stationary rule; otherwise the model's initial distribution and terminal value.
+    Training draws from the first ``n_starts`` ergodic starts, evaluation starts at the next ``n_eval``.
+    """
+    infinite = game.T is None and is_savings_economy(model)
+    initial = config.initial if config.initial is not None else ("ergodic" if infinite else "model")
+    continuation = (
+        config.continuation if config.continuation is not None else ("stationary" if infinite else "model")
+    )
+    init_policy = (
+        config.init_policy if config.init_policy is not None else ("stationary" if infinite else None)
+    )
+    ergodic_policy = config.ergodic_policy if config.ergodic_policy is not None else "stationary"
+    for given in (init_policy, ergodic_policy):  # refuse another game's policy before any work
+        if isinstance(given, Solution):
+            resolve_policy(game, given)
+    ergodic = _named(initial, "ergodic")
+    wanted = [initial, continuation, init_policy] + ([ergodic_policy] if ergodic else [])
+    needs = any(_named(x, "stationary") or _named(x, "ergodic") for x in wanted)
+    stationary = stationary_solution(model, game) if needs else None
+    if _named(continuation, "stationary"):
+        game = game.with_continuation(np.asarray(stationary.values, np.float64))
+    elif not _named(continuation, "model"):
+        game = game.with_continuation(continuation)
+    interior = config.interior if config.interior is not None else (T // 2 if game.T is None else None)
+    if interior is not None and not 0 < interior <= T:
+        raise ValueError(f"interior = {interior} must lie in 1..T = {T}.")
+    starts = resolve_starts(
+        game,
+        initial,
+        stationary=stationary,
+        policy=resolve_policy(game, ergodic_policy, stationary) if ergodic else None,
+        key=key,
+        n=int(config.n_starts) + n_eval,
+        burn_in=int(config.burn_in),
+        spacing=int(config.spacing),
+        warmup=int(config.warmup) if config.recurrent else 0,
+    )
+    train = evaluate = starts
+    if starts is not None and starts.kind == "ergodic":  # train on the first dates, evaluate on the last
+        train = starts.take(np.arange(int(config.n_starts)))
+        evaluate = starts.take(np.arange(int(config.n_starts), starts.size))
+    info = {
+        "initial": _describe(initial) + (f" ({_describe(ergodic_policy)})" if ergodic else ""),
+        "continuation": _describe(continuation),
+        "init_policy": None if init_policy is None else _describe(init_policy),
+        "interior_until": interior,
+    }
+    return Horizon(game, stationary, init_policy, starts, train, evaluate, info)
+
+
+def signal_standardisation(starts: Starts | None) -> dict:
+    """Centre and scale of the signals on the ergodic set (the starts' histories), for the network's
+    fixed input standardisation; none for other starts (their histories are constant)."""
+    if starts is None or starts.kind != "ergodic" or starts.history.shape[1] < 2:
+        return {}
+    h = np.asarray(starts.history, np.float64).reshape(-1, starts.history.shape[-1])
+    scale = np.maximum(h.std(axis=0), 1e-6 * np.maximum(np.abs(h.mean(axis=0)), 1.0))
+    return {"signal_center": [float(x) for x in h.mean(axis=0)], "signal_scale": [float(x) for x in scale]}
 
 
 def is_savings_economy(model) -> bool:

@@ -49,9 +49,8 @@ from .exploitability import (
     evaluate_policy,
     nonanticipative_exploitability,
 )
-from .infinite import fit_to_policy, is_savings_economy, resolve_policy, resolve_starts, stationary_solution
+from .infinite import fit_to_policy, plan_horizon, resolve_policy, signal_standardisation
 from .policies import NetworkPolicy, PolicyNetwork, state_features
-from .starts import Starts
 from .training import Trainer, compiled_chunk
 
 __all__ = [
@@ -159,33 +158,6 @@ def _init_network(key, spec: tuple, dtype):
 # --- the solver -----------------------------------------------------------------------------------
 
 
-def _named(x, name: str) -> bool:
-    return isinstance(x, str) and x == name
-
-
-def _signal_standardisation(starts) -> dict:
-    """Centre and scale of the signals on the ergodic set (the starts' histories), for the network's
-    fixed input standardisation; none for other starts (their histories are constant)."""
-    if starts is None or starts.kind != "ergodic" or starts.history.shape[1] < 2:
-        return {}
-    h = np.asarray(starts.history, np.float64).reshape(-1, starts.history.shape[-1])
-    scale = np.maximum(h.std(axis=0), 1e-6 * np.maximum(np.abs(h.mean(axis=0)), 1.0))
-    return {"signal_center": [float(x) for x in h.mean(axis=0)], "signal_scale": [float(x) for x in scale]}
-
-
-def _describe(x) -> str:
-    """A short label of an option that may be an object (for the result and the checkpoint signature)."""
-    if x is None or isinstance(x, str):
-        return str(x)
-    if isinstance(x, Solution):
-        return f"Solution({x.method})"
-    if isinstance(x, Starts):
-        return x.kind
-    if isinstance(x, np.ndarray | jax.Array):
-        return f"given {tuple(np.shape(x))}"
-    return type(x).__name__
-
-
 _NAN_CAUSES = {
     "pi": "the policy network's probabilities are not finite: its parameters blew up, most likely "
     "because the learning rate is too high (lr = {lr:g}); lower it (e.g. lr = {lr10:g})",
@@ -264,45 +236,23 @@ def configure(model, config, game: Game | None = None) -> _Setup:
         beta = float(game.beta)
         T = int(min(math.ceil(math.log(0.01) / math.log(beta)), 200)) if beta < 1 else 200
         rules.append(
-            f"infinite horizon: trained on the first T = {T} periods (beta^T = {beta**T:.3g}), then the "
-            "model's terminal value; pass horizon= to change it"
+            f"infinite horizon: trained on the first T = {T} periods (beta^T = {beta**T:.3g}), then a "
+            "continuation value (section 10 of docs/rspg.md); pass horizon= to change it"
         )
     iterations = int(opts["iterations"])
     k_init, k_train, k_eval = jax.random.split(jax.random.PRNGKey(seed), 3)
     k_starts, k_fit = jax.random.split(jax.random.fold_in(k_init, 1))
 
     # An infinite horizon: where paths start, the value after the truncation (mfg/infinite.py).
-    infinite = game.T is None and is_savings_economy(model)
-    initial = config.initial if config.initial is not None else ("ergodic" if infinite else "model")
-    continuation = (
-        config.continuation if config.continuation is not None else ("stationary" if infinite else "model")
-    )
-    init_policy = (
-        config.init_policy if config.init_policy is not None else ("stationary" if infinite else None)
-    )
-    ergodic_policy = config.ergodic_policy if config.ergodic_policy is not None else "stationary"
-    for given in (init_policy, ergodic_policy):  # refuse another game's policy before any work
-        if isinstance(given, Solution):
-            resolve_policy(game, given)
-    wanted = [initial, continuation, init_policy] + ([ergodic_policy] if _named(initial, "ergodic") else [])
-    stationary = (
-        stationary_solution(model, game)
-        if any(_named(x, "stationary") or _named(x, "ergodic") for x in wanted)
-        else None
-    )
-    if _named(continuation, "stationary"):
-        game = game.with_continuation(np.asarray(stationary.values, np.float64))
-    elif not _named(continuation, "model"):
-        game = game.with_continuation(continuation)
-    if init_policy is not None and "lr" not in config.given():
+    n_eval = int(opts["eval_paths"])
+    hz = plan_horizon(model, game, config, int(T), k_starts, n_eval)
+    game = hz.game
+    if hz.init_policy is not None and "lr" not in config.given():
         # From a fitted policy, Adam's first steps (each parameter moves by about lr) at the ordinal head's
         # 1e-2 undo the fit.
         opts["lr"] = 1e-3
         rules.append("warm-started (init_policy): lr = 1e-3, so that training refines the fitted policy")
     lr = float(opts["lr"])
-    interior = config.interior if config.interior is not None else (T // 2 if game.T is None else None)
-    if interior is not None and not 0 < interior <= T:
-        raise ValueError(f"interior = {interior} must lie in 1..T = {T}.")
 
     # Noise paths: an enumerated tree (exact expectation) or sampled paths.
     tree = enumerate_noise_paths(game, T, int(opts["max_branches"]))
@@ -314,31 +264,12 @@ def configure(model, config, game: Game | None = None) -> _Setup:
         )
     if mode == "auto":
         mode = "exact" if tree is not None and tree[1].shape[0] <= int(opts["paths"]) else "sample"
-    n_eval = int(opts["eval_paths"])
-    recurrent_warmup = int(config.warmup) if config.recurrent else 0
-    sim_policy = resolve_policy(game, ergodic_policy, stationary) if _named(initial, "ergodic") else None
-    all_starts = resolve_starts(
-        game,
-        initial,
-        stationary=stationary,
-        policy=sim_policy,
-        key=k_starts,
-        n=int(config.n_starts) + n_eval,
-        burn_in=int(config.burn_in),
-        spacing=int(config.spacing),
-        warmup=recurrent_warmup,
-    )
-    if all_starts is not None and mode == "exact":
+    if hz.starts is not None and mode == "exact":
         raise ValueError(
             "initial= other than 'model' needs sampled noise paths (noise_paths='sample'): an enumerated "
             "noise tree starts from the noise's own initial states."
         )
-    train_starts = eval_starts = all_starts
-    if (
-        all_starts is not None and all_starts.kind == "ergodic"
-    ):  # train on the first, evaluate on the last dates
-        train_starts = all_starts.take(np.arange(int(config.n_starts)))
-        eval_starts = all_starts.take(np.arange(int(config.n_starts), all_starts.size))
+    train_starts, eval_starts = hz.train, hz.evaluate
 
     features = jnp.asarray(state_features(game, opts["grid_scaling"]), game.dtype)
     d = int(game.signal(game.reset(jax.random.PRNGKey(0))).shape[0])
@@ -361,7 +292,7 @@ def configure(model, config, game: Game | None = None) -> _Setup:
         "time_feature": bool(opts["time_feature"]),
         "beta_nodes": int(opts["beta_nodes"]),
         "state_table": int(game.n * game.m) if opts["state_table"] else None,
-        **_signal_standardisation(all_starts),
+        **signal_standardisation(hz.starts),
     }
     net = _init_network(
         k_init,
@@ -369,8 +300,8 @@ def configure(model, config, game: Game | None = None) -> _Setup:
         game.dtype,
     )
     fit_kl = None
-    if init_policy is not None:
-        target, target_carry = resolve_policy(game, init_policy, stationary)
+    if hz.init_policy is not None:
+        target, target_carry = resolve_policy(game, hz.init_policy, hz.stationary)
         net, fit_kl = fit_to_policy(
             net,
             game,
@@ -413,14 +344,7 @@ def configure(model, config, game: Game | None = None) -> _Setup:
             jax.random.split(k_eval, n_eval), eval_starts.z
         )
         eval_w = jnp.full((n_eval,), 1.0 / n_eval, game.dtype)
-    horizon_info = {
-        "initial": _describe(initial)
-        + (f" ({_describe(ergodic_policy)})" if _named(initial, "ergodic") else ""),
-        "continuation": _describe(continuation),
-        "init_policy": None if init_policy is None else _describe(init_policy),
-        "init_fit_kl": fit_kl,
-        "interior_until": interior,
-    }
+    horizon_info = {**hz.info, "init_fit_kl": fit_kl}
     signature = {
         "method": method,
         "model": type(model).__name__,
