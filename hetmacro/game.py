@@ -218,8 +218,13 @@ class Game(eqx.Module):
 
         x_next = self._over_states_actions(next_values).astype(self.dtype)
         i, t = self.grid.lottery(x_next)
-        P = jnp.asarray(self.model.chain_transition(agg.z, z_next), self.dtype)
-        return Kernel(i, jax.lax.stop_gradient(t), self.eps_p, P)
+        return Kernel(i, jax.lax.stop_gradient(t), self.eps_p, self.chain_matrix(agg.z, z_next))
+
+    def chain_matrix(self, z, z_next):
+        """P[j, j'] (m, m) of the exogenous chain for the common-noise move z -> z': the model's
+        ``chain_transition``, or the chain's fixed P when it returns None."""
+        P = self.model.chain_transition(z, z_next)
+        return self.chain.P if P is None else jnp.asarray(P, self.dtype)
 
     def push(self, mu, pi, kern: Kernel):
         """mu' = A(pi)^T mu: scatter the grid lottery, then apply the chain matrix.
@@ -397,16 +402,19 @@ def compile(model: Model, dtype=None) -> Game:
         raise ValueError(f"{name}.shocks(): {eps.size} values but {eps_p.size} probabilities.")
     check_stochastic(f"{name}.shocks() probabilities", eps_p[None, :], square=False)
     T = model.horizon()
-    beta = float(model.discount())
-    if T is None and not beta < 1:
+    # beta stays the model's array (not a Python float): a compiled solver can be vmapped over it and
+    # differentiated with respect to it. The checks read its value where it has one.
+    beta = jnp.asarray(model.discount(), dtype)
+    beta_value = None if isinstance(beta, jax.core.Tracer) else float(beta)
+    if beta_value is not None and T is None and not beta_value < 1:
         raise ValueError(
-            f"{name}: discount factor beta = {beta} with an infinite horizon: need beta < 1 for values "
+            f"{name}: discount factor beta = {beta_value} with an infinite horizon: need beta < 1 for values "
             "to be finite. Fix: lower beta or set a finite horizon T."
         )
     if T is not None and (int(T) != T or T < 1):
         raise ValueError(f"{name}: horizon T = {T!r} must be a positive integer (or None for infinite).")
-    if not beta > 0:
-        raise ValueError(f"{name}: discount factor beta = {beta} must be positive.")
+    if beta_value is not None and not beta_value > 0:
+        raise ValueError(f"{name}: discount factor beta = {beta_value} must be positive.")
     noise = model.common_noise()
     if not isinstance(noise, CommonNoise):
         raise TypeError(
@@ -420,7 +428,7 @@ def compile(model: Model, dtype=None) -> Game:
         noise=noise,
         eps=jnp.asarray(eps, dtype),
         eps_p=jnp.asarray(eps_p, dtype),
-        beta=jnp.asarray(beta, dtype),
+        beta=beta,
         T=None if T is None else int(T),
         dtype=dtype,
     )
@@ -445,7 +453,5 @@ def _validate_runtime(game: Game, name: str) -> AggState:
             f"with min {float(mu.min()):.6g}. Fix: clip negative entries at 0 and divide by the sum."
         )
     z1 = game.noise_step(jax.random.PRNGKey(1), agg.z, agg.t)
-    check_stochastic(
-        f"{name}.chain_transition(z, z')", np.asarray(game.model.chain_transition(agg.z, z1)), atol=1e-5
-    )
+    check_stochastic(f"{name}.chain_transition(z, z')", np.asarray(game.chain_matrix(agg.z, z1)), atol=1e-5)
     return agg

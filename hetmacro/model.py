@@ -154,8 +154,9 @@ class Model(eqx.Module):
         raise NotImplementedError(f"{type(self).__name__} must define transition(s, a, eps, agg)")
 
     def chain_transition(self, z, z_next):
-        """Exogenous chain matrix P[j, j'] given the common noise move z -> z' (default: fixed P)."""
-        return self.chain().P
+        """Exogenous chain matrix P[j, j'] given the common noise move z -> z', or None (the default) for
+        the chain's own fixed P (read from the compiled game: a traced model never rebuilds its chain)."""
+        return None
 
     def reward(self, s: State, a, agg: AggState, next_agg: AggState):
         raise NotImplementedError(f"{type(self).__name__} must define reward(s, a, agg, next_agg)")

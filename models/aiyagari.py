@@ -130,12 +130,13 @@ class Aiyagari(hm.SavingsEconomy):
     Game form: ``n_actions`` consumption shares, horizon ``T`` (None: infinite), ``timing``,
     ``price_guard`` g in the price formulas; mu_0 is uniform over the grid x chain.
 
-    The asset grid and the income chain are built with numpy at compile time, so the fields that
-    define them (``a_max``, ``n_a``, ``grid_kind``, ``grid_pivot``, ``income_process``, ``n_e``,
-    ``rho_e``, ``sd_e``, ``n_std``, ``e_low``, ``e_high``, ``e_move``) and the TFP process (``aggregate_risk``,
-    ``tfp_rho``, ``tfp_sd``) are static; the economic parameters (beta, sigma, alpha, delta, Z, the
-    borrowing limit a_min, ...) are arrays, so sweeping them does not recompile (the grid is rebuilt from
-    a_min when a model is compiled) and the sequence-space solver can shock them.
+    The asset grid and the income chain are built with numpy when a model is compiled. Only the fields
+    that fix array sizes or pick a method are static (``n_a``, ``grid_kind``, ``income_process``, ``n_e``,
+    ``sd_kind``, ``normalise_e``, the switches and the TFP process); every value is an array, the grid's
+    and the chain's parameters (``a_max``, ``grid_pivot``, ``rho_e``, ``sd_e``, ``n_std``, ``e_low``,
+    ``e_high``, ``e_move``) included, so economies that differ only in values share compiled solvers (a
+    sweep over the income process compiles once) and the sequence-space solver can shock the economic
+    parameters.
     """
 
     # preferences
@@ -148,20 +149,20 @@ class Aiyagari(hm.SavingsEconomy):
     # idiosyncratic income
     income_process: str = static("rouwenhorst")
     n_e: int = static(7)
-    rho_e: float = static(0.9)
-    sd_e: float = static(0.2)
+    rho_e: float = param(0.9)
+    sd_e: float = param(0.2)
     sd_kind: str = static("unconditional")
     normalise_e: bool = static(True)
-    n_std: float = static(3.0)  # Tauchen only: log e's grid spans +-n_std unconditional s.d.
-    e_low: float = static(0.1)
-    e_high: float = static(2.0)
-    e_move: float = static(0.1)
+    n_std: float = param(3.0)  # Tauchen only: log e's grid spans +-n_std unconditional s.d.
+    e_low: float = param(0.1)
+    e_high: float = param(2.0)
+    e_move: float = param(0.1)
     # assets
     a_min: float = param(0.0)
-    a_max: float = static(200.0)
+    a_max: float = param(200.0)
     n_a: int = static(500)
     grid_kind: str = static("double_exponential")
-    grid_pivot: float = static(0.25)
+    grid_pivot: float = param(0.25)
     # labour supply and fiscal policy
     labour: str = static("exogenous")
     chi: float = param(1.0)

@@ -146,7 +146,7 @@ class KrusellSmith(Aiyagari):
     sigma: float = param(1.0)
     alpha: float = param(0.36)
     delta: float = param(0.025)
-    a_max: float = static(300.0)
+    a_max: float = param(300.0)
     n_a: int = static(250)
     aggregate_risk: bool = static(True)
     tfp_process: str = static("two_state")

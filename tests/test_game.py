@@ -106,7 +106,8 @@ def _dense_matrices(model, agg, z_next):
     grid, chain, acts = model.grid(), model.chain(), model.actions()
     pts, vals, avals = np.asarray(grid.points), np.asarray(chain.values), np.asarray(acts.values)
     eps, eps_p = (np.asarray(x, np.float64) for x in model.shocks())
-    P = np.asarray(model.chain_transition(agg.z, z_next), np.float64)
+    declared = model.chain_transition(agg.z, z_next)
+    P = np.asarray(chain.P if declared is None else declared, np.float64)
     n, m, A = pts.size, vals.size, avals.size
 
     # The model's own transition at every (i, j, a, eps) point, evaluated pointwise (vmap only batches

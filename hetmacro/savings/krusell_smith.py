@@ -174,9 +174,7 @@ def ks_problem(model, K_center: float, n_K: int = 7, K_width: float = 0.2, n_z: 
         nz = pi_z.shape[0]
         P_e = np.stack(
             [
-                np.stack(
-                    [np.asarray(model.chain_transition(nodes[i], nodes[j]), np.float64) for j in range(nz)]
-                )
+                np.stack([np.asarray(game.chain_matrix(nodes[i], nodes[j]), np.float64) for j in range(nz)])
                 for i in range(nz)
             ]
         )
@@ -321,7 +319,7 @@ def _sim_step(pb: KSProblem, a_grid_policy, mu, z, z_next, t):
     c = jax.vmap(lambda c_j, e: game.model.consumption(c_j, e, agg.values), in_axes=(1, 0), out_axes=1)(
         c, game.chain.values
     )
-    mu_next = push_savings(game, mu, a_next, game.model.chain_transition(z, z_next))
+    mu_next = push_savings(game, mu, a_next, game.chain_matrix(z, z_next))
     rec = {k: v for k, v in agg.values.items() if jnp.ndim(v) == 0}
     rec["C"] = jnp.sum(mu * c)
     return mu_next, rec
