@@ -31,8 +31,10 @@ from .model import AggState, Distribution, Model, State, param, shipped_calibrat
 from .noise import AR1, CommonNoise, Joint, MarkovChain, NoNoise, RareEvent
 from .report import compare
 from .savings import CARA, CRRA, SavingsEconomy, Utility
+from .savings.gradients import calibrate, gradient
 from .solution import Solution
 from .solvers import DP, KS, METHODS, RSPG, SPG, Linear, Solver, Stationary, solve
+from .sweeps import sweep
 
 load = Solution.load
 
@@ -74,10 +76,12 @@ __all__ = [
     "Stationary",
     "Utility",
     "ZeroNetSupply",
+    "calibrate",
     "compare",
     "compile",
     "double_exponential_grid",
     "geometric_grid",
+    "gradient",
     "grids",
     "load",
     "lottery",
@@ -91,5 +95,6 @@ __all__ = [
     "shipped_calibrations",
     "solve",
     "static",
+    "sweep",
     "tauchen",
 ]

@@ -27,7 +27,7 @@ import importlib
 
 import equinox as eqx
 
-__all__ = ["DP", "KS", "METHODS", "RSPG", "SPG", "Linear", "Solver", "Stationary", "solve"]
+__all__ = ["DP", "KS", "METHODS", "RSPG", "SPG", "Linear", "Solver", "Stationary", "configure", "solve"]
 
 
 class Solver(eqx.Module):
@@ -409,6 +409,33 @@ METHODS = {cls.method: cls for cls in (DP, Stationary, KS, Linear, RSPG, SPG)}
 SOLVER_TYPES = {cls.__name__: cls for cls in (DP, Stationary, KS, Linear, RSPG, SPG)}
 
 
+def configure(method: str | Solver = "dp", **options) -> Solver:
+    """The configuration ``method`` names, with ``options``, validated (no model is read or compiled).
+
+    ``method`` is a configuration (returned as is, and then no options may be given) or a method's name
+    in :data:`METHODS`.
+
+    Raises:
+        ValueError: an unknown method, or an option's value out of range (naming it).
+        TypeError: an unknown option, or options beside a configuration.
+    """
+    if isinstance(method, Solver):
+        if options:
+            raise TypeError(
+                f"options {sorted(options)} given beside the configuration {type(method).__name__}(...): "
+                "set them in the configuration."
+            )
+        return method
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; available: {sorted(METHODS)}")
+    cls = METHODS[method]
+    valid = sorted(f.name for f in dataclasses.fields(cls))
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        raise TypeError(f"method {method!r}: unknown option(s) {unknown}; valid: {valid}.")
+    return cls(**options)
+
+
 def solve(model, method: str | Solver = "dp", **options):
     """Solve ``model`` by ``method`` and return a :class:`~hetmacro.solution.Solution`.
 
@@ -416,18 +443,4 @@ def solve(model, method: str | Solver = "dp", **options):
     with its options as keywords. Methods: :data:`METHODS` (``hetmacro list`` on the command line);
     each configuration class documents its options and defaults.
     """
-    if isinstance(method, Solver):
-        if options:
-            raise TypeError(
-                f"solve: options {sorted(options)} given beside the configuration {type(method).__name__}(...): "
-                "set them in the configuration."
-            )
-        return method.solve(model)
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; available: {sorted(METHODS)}")
-    cls = METHODS[method]
-    valid = sorted(f.name for f in dataclasses.fields(cls))
-    unknown = sorted(set(options) - set(valid))
-    if unknown:
-        raise TypeError(f"solve(method={method!r}): unknown option(s) {unknown}; valid: {valid}.")
-    return cls(**options).solve(model)
+    return configure(method, **options).solve(model)
