@@ -11,6 +11,7 @@ if not _os.path.isdir(_os.path.join(_os.path.dirname(__file__), "models")) and _
     __path__.append(_root)
 
 from . import grids, noise, results
+from .cache import use_compilation_cache
 from .game import Flow, Game, Kernel, compile
 from .grids import (
     ActionGrid,
@@ -37,6 +38,9 @@ from .solvers import DP, KS, METHODS, RSPG, SPG, Linear, Solver, Stationary, sol
 from .sweeps import sweep
 
 load = Solution.load
+
+if _os.environ.get("HETMACRO_CACHE_DIR"):
+    use_compilation_cache()
 
 __version__ = "0.1.0"
 
@@ -97,4 +101,5 @@ __all__ = [
     "static",
     "sweep",
     "tauchen",
+    "use_compilation_cache",
 ]

@@ -303,6 +303,22 @@ def shipped_calibrations() -> list[str]:
 def load_calibration(name_or_path: str | Path) -> dict:
     """Read a calibration's parameter values (without ``[meta]``) as a dict."""
     name, _, variant = str(name_or_path).partition(":")
+    data = _read_calibration(name)
+    data.pop("meta", None)
+    variants = data.pop("variants", {})
+    if variant:
+        if variant not in variants:
+            raise KeyError(f"calibration '{name}' has no variant '{variant}'; variants: {sorted(variants)}")
+        data.update(variants[variant])
+    return data
+
+
+def calibration_meta(name_or_path: str | Path) -> dict:
+    """A calibration's ``[meta]`` table (source, period, units, notes, published results) as a dict."""
+    return _read_calibration(str(name_or_path).partition(":")[0]).get("meta", {})
+
+
+def _read_calibration(name: str) -> dict:
     path = Path(name)
     if path.suffix == ".toml" or path.exists():
         if not path.exists():
@@ -320,11 +336,4 @@ def load_calibration(name_or_path: str | Path) -> dict:
                 "or pass a path to a .toml file."
             )
         text = resources.files("hetmacro.calibrations").joinpath(f"{name}.toml").read_text()
-    data = tomllib.loads(text)
-    data.pop("meta", None)
-    variants = data.pop("variants", {})
-    if variant:
-        if variant not in variants:
-            raise KeyError(f"calibration '{name}' has no variant '{variant}'; variants: {sorted(variants)}")
-        data.update(variants[variant])
-    return data
+    return tomllib.loads(text)

@@ -56,13 +56,16 @@ SUMMARY = (
 )
 
 
-def cells(model, grid) -> pd.DataFrame:
+def cells(model, grid, config: Solver | None = None) -> pd.DataFrame:
     """The cells of a sweep, one row each, checked against ``model``'s fields.
 
     Args:
         model: the base economy; every cell is ``dataclasses.replace(model, **row)``.
         grid: a dict field -> values (their product is taken, the first field varying slowest), or a
-            DataFrame whose columns are fields and whose rows are the cells.
+            DataFrame whose columns are fields and whose rows are the cells. A field is the model's, or
+            an option of the solver's configuration ``config`` (e.g. ``seed``, ``lr``); a name both have
+            is refused (it would be ambiguous).
+        config: the solver's configuration, whose options may be swept.
 
     Returns:
         A DataFrame of the swept values, one row per cell (index 0..n-1, the cell number).
@@ -90,14 +93,25 @@ def cells(model, grid) -> pd.DataFrame:
     if frame.empty:
         raise ValueError("sweep: the grid has no cells.")
     fields = [f.name for f in dataclasses.fields(model)]
+    options = [] if config is None else [f.name for f in dataclasses.fields(config)]
     for name in frame.columns:
-        if name not in fields:
-            close = difflib.get_close_matches(str(name), fields, n=3)
+        if name in fields and name in options:
+            raise ValueError(
+                f"sweep: {name!r} is both a field of {type(model).__name__} and an option of "
+                f"{type(config).__name__}: ambiguous in a grid. Set one of them outside the grid (the option in "
+                "method=, or the field on the model)."
+            )
+        if name not in fields and name not in options:
+            close = difflib.get_close_matches(str(name), fields + options, n=3)
             hint = f" Did you mean {close}?" if close else ""
-            raise ValueError(f"sweep: {type(model).__name__} has no field {name!r}.{hint} Fields: {fields}.")
+            raise ValueError(
+                f"sweep: {type(model).__name__} has no field {name!r}{' and the method no such option' if options else ''}."
+                f"{hint} Fields: {fields}."
+            )
     for i, row in frame.iterrows():
         try:
             _cell_model(model, row)
+            _cell_config(config, row)
         except (ValueError, TypeError) as err:
             raise ValueError(f"sweep: cell {i} ({_describe(row)}): {err}") from err
     frame.index.name = "cell"
@@ -113,8 +127,21 @@ def _plain(v):
     return v.item() if isinstance(v, np.generic) else v
 
 
+def _split(obj, row) -> dict:
+    """The values of ``row`` that are fields of ``obj`` (a model or a configuration)."""
+    if obj is None:
+        return {}
+    names = {f.name for f in dataclasses.fields(obj)}
+    return {k: _plain(v) for k, v in row.items() if k in names}
+
+
 def _cell_model(model, row):
-    return dataclasses.replace(model, **{k: _plain(v) for k, v in row.items()})
+    return dataclasses.replace(model, **_split(model, row))
+
+
+def _cell_config(config, row):
+    values = _split(config, row)
+    return dataclasses.replace(config, **values) if values else config
 
 
 def _scalar(x) -> float:
@@ -137,24 +164,31 @@ def _summary(sol) -> dict:
     return row
 
 
-def solve_cell(model, config: Solver, values: dict) -> dict:
-    """Solve one cell: ``config.solve(replace(model, **values))``; never raises for a failed solve.
+def solve_cell(model, config: Solver, values: dict, summarise=None) -> dict:
+    """Solve one cell: the model and the configuration with the cell's ``values``; never raises for a
+    failed solve.
+
+    Args:
+        summarise: ``f(solution) -> dict`` of extra columns (None: none).
 
     Returns:
         The row: the swept values, then :data:`SUMMARY` (status "ok", or "failed" with the error's type
-        and message in ``error``; seconds is the cell's wall time, compilation included).
+        and message in ``error``; seconds is the cell's wall time, compilation included), then the
+        ``summarise`` columns.
     """
     t0 = time.perf_counter()
-    row = dict(values)
+    row, extra = dict(values), {}
     try:
-        sol = config.solve(_cell_model(model, pd.Series(values)))
+        cell = pd.Series(values)
+        sol = _cell_config(config, cell).solve(_cell_model(model, cell))
         row.update(_summary(sol), status="ok", error="")
+        extra = dict(summarise(sol)) if summarise is not None else {}
     except Exception as err:  # a failed cell keeps its row; the sweep goes on
         row.update(
             {k: float("nan") for k in SUMMARY[:-2]}, status="failed", error=f"{type(err).__name__}: {err}"
         )
     row["seconds"] = time.perf_counter() - t0
-    return {**values, **{k: row[k] for k in SUMMARY}}  # one column order for every row (and the file)
+    return {**values, **{k: row[k] for k in SUMMARY}, **extra}  # one column order for every row
 
 
 def _static_key(model) -> str:
@@ -224,31 +258,35 @@ def sweep(
     results=None,
     resume: bool = False,
     progress: bool = True,
+    summarise=None,
     **options,
 ) -> pd.DataFrame:
     """Solve ``model`` on every cell of ``grid`` and return one table (see the module docstring).
 
     Args:
         model: the base economy (e.g. ``Aiyagari.from_calibration("aiyagari_1994")``).
-        grid: dict field -> values (product) or a DataFrame of cells (:func:`cells`).
+        grid: dict field -> values (product) or a DataFrame of cells (:func:`cells`); fields of the model
+            or options of the method (``{"seed": [0, 1, 2], "lr": [1e-3, 3e-3]}`` for RSPG).
         method: a method's name or a configuration (as :func:`hetmacro.solve`); ``options`` its options.
         client: a ``dask.distributed.Client``: cells run as tasks on its workers (which need hetmacro
             installed), rows stream back as they finish. None: in this process, one after another.
         results: a file (``.csv``, or ``.parquet`` with pyarrow) every finished row is appended to.
         resume: read ``results`` and solve only the cells it lacks (it must hold this grid's cells).
         progress: a progress bar over cells.
+        summarise: ``f(solution) -> dict`` of extra columns computed where the cell is solved (on the
+            worker: only its result travels back), e.g. a finding read off the flows.
 
     Returns:
-        DataFrame indexed by the swept fields (a MultiIndex for several), columns :data:`SUMMARY` and
-        ``cell`` (the cell's number); ``attrs`` record the method, the options, the model and the time.
+        DataFrame indexed by the swept fields (a MultiIndex for several), columns :data:`SUMMARY`,
+        ``cell`` (the cell's number) and the ``summarise`` columns; ``attrs`` record the method, the options, the model and the time.
 
     Raises:
         ValueError / TypeError: before anything is solved, for an unknown field, a value the model
             refuses, an unknown method or option, ``resume`` without ``results`` or with another sweep's file.
     """
     t0 = time.perf_counter()
-    todo = cells(model, grid)
     config = configure(method, **options)
+    todo = cells(model, grid, config)
     if resume and results is None:
         raise ValueError("sweep: resume=True needs results= (the file of an earlier run).")
     store = None if results is None else _ResultsFile(results)
@@ -269,7 +307,7 @@ def sweep(
         [] if done is None else [dict(r, cell=c) for c, r in done.reset_index().set_index("cell").iterrows()]
     )
     bar = _progress(len(todo), len(todo) - len(pending), progress, config.method)
-    for row in _run(model, config, pending, order, client):
+    for row in _run(model, config, pending, order, client, summarise):
         rows.append(row)
         if store is not None:
             store.append([row])
@@ -285,11 +323,11 @@ def _progress(total: int, done: int, enabled: bool, method: str):
     return tqdm(total=total, initial=done, disable=not enabled, desc=f"sweep ({method})", unit="cell")
 
 
-def _run(model, config, pending: pd.DataFrame, order: list, client):
+def _run(model, config, pending: pd.DataFrame, order: list, client, summarise):
     """Yield each cell's row (with its number) as it finishes: here, or on the client's workers."""
     if client is None:
         for cell in order:
-            yield dict(solve_cell(model, config, pending.loc[cell].to_dict()), cell=cell)
+            yield dict(solve_cell(model, config, pending.loc[cell].to_dict(), summarise), cell=cell)
         return
     from dask.distributed import as_completed
 
@@ -299,6 +337,7 @@ def _run(model, config, pending: pd.DataFrame, order: list, client):
             model,
             config,
             pending.loc[cell].to_dict(),
+            summarise,
             pure=False,
             key=f"hetmacro-cell-{cell}-{time.time_ns()}",
         ): cell
@@ -311,7 +350,8 @@ def _run(model, config, pending: pd.DataFrame, order: list, client):
 def _table(rows: list, todo: pd.DataFrame, config, model, seconds: float) -> pd.DataFrame:
     frame = pd.DataFrame(rows).sort_values("cell")
     fields = list(todo.columns)
-    frame = frame[[*fields, "cell", *SUMMARY]].set_index(fields)
+    extra = [c for c in frame.columns if c not in (*fields, "cell", *SUMMARY)]
+    frame = frame[[*fields, "cell", *SUMMARY, *extra]].set_index(fields)
     frame["error"] = frame["error"].fillna("").astype(str)
     frame.attrs.update(
         {

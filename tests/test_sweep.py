@@ -79,11 +79,11 @@ def test_an_interrupted_sweep_resumes_to_the_same_table(small, tmp_path, monkeyp
     solve = sweep_module.solve_cell
     solved = []
 
-    def interrupted(model, config, values):
+    def interrupted(*args):
         if len(solved) == 3:
             raise KeyboardInterrupt
-        solved.append(values)
-        return solve(model, config, values)
+        solved.append(args)
+        return solve(*args)
 
     monkeypatch.setattr(sweep_module, "solve_cell", interrupted)
     with pytest.raises(KeyboardInterrupt):
@@ -99,6 +99,20 @@ def test_an_interrupted_sweep_resumes_to_the_same_table(small, tmp_path, monkeyp
     # a file from another grid is refused
     with pytest.raises(ValueError, match="belongs to another sweep"):
         _sweep(small, {"sigma": [5.0, 2.0, 3.0], "a_max": [200.0, 0.5]}, results=path, resume=True)
+
+
+def test_solver_options_are_swept_beside_model_fields(small):
+    # the tolerance on r* is an option of the method; summarise adds a column computed where the cell runs
+    table = _sweep(
+        small, {"sigma": [2.0], "tol": [1e-4, 1e-12]}, summarise=lambda sol: {"tol_used": sol.solver.tol}
+    )
+    assert table["tol_used"].tolist() == [1e-4, 1e-12]
+    loose, tight = table.loc[(2.0, 1e-4)], table.loc[(2.0, 1e-12)]
+    assert abs(loose["r"] - tight["r"]) < 1e-4 and loose["iterations"] < tight["iterations"]
+    with pytest.raises(ValueError, match="no field 'tl'.*Did you mean \\['tol'\\]"):
+        _sweep(small, {"tl": [1e-4]})
+    with pytest.raises(ValueError, match="cell 0 .*tol"):
+        _sweep(small, {"tol": [-1.0]})
 
 
 def test_a_dask_cluster_gives_the_same_table(small):

@@ -92,7 +92,7 @@ class SavingsProblem(eqx.Module):
     pi_e: jnp.ndarray
     beta: jnp.ndarray
     mu0: jnp.ndarray
-    r_lo: float = eqx.field(static=True)
+    r_lo: jnp.ndarray  # an array, not static: economies that differ in it share compiled solvers
 
     @property
     def model(self):
@@ -174,7 +174,7 @@ def savings_problem(model) -> SavingsProblem:
             pi_e=pi_e,
             beta=game.beta,
             mu0=mu0,
-            r_lo=float(market.lowest_rate(game, mu0)),
+            r_lo=jnp.asarray(float(market.lowest_rate(game, mu0)), jnp.float64),
         )
 
 
@@ -309,7 +309,7 @@ def rate_bounds(model_or_problem) -> tuple[float, float]:
     when a_min < 0: households at the limit must be able to repay, min_e y(e) + r a_min > 0.
     """
     problem = _as_problem(model_or_problem)
-    r_lo = problem.r_lo
+    r_lo = float(problem.r_lo)
     r_hi = 1.0 / float(problem.beta) - 1.0
     a_min = float(problem.a_min)
     if a_min < 0:
@@ -353,9 +353,9 @@ def check_rate(problem: SavingsProblem, r: float) -> None:
     beta = float(problem.beta)
     if not r > -1.0:
         raise ValueError(f"{name}: r = {r}: need 1 + r > 0.")
-    if not r > problem.r_lo:
+    if not r > float(problem.r_lo):
         raise ValueError(
-            f"{name}: r = {r} is at or below the market's lowest rate {problem.r_lo:.8g} (for a firm: -delta, "
+            f"{name}: r = {r} is at or below the market's lowest rate {float(problem.r_lo):.8g} (for a firm: -delta, "
             "where its demand for capital is unbounded). Try r in the interval rate_bounds() gives."
         )
     if not beta * (1.0 + r) < 1.0:
