@@ -108,7 +108,8 @@ def cells(model, grid, config: Solver | None = None) -> pd.DataFrame:
                 f"sweep: {type(model).__name__} has no field {name!r}{' and the method no such option' if options else ''}."
                 f"{hint} Fields: {fields}."
             )
-    for i, row in frame.iterrows():
+    for i in frame.index:
+        row = _row(frame, i)
         try:
             _cell_model(model, row)
             _cell_config(config, row)
@@ -116,6 +117,12 @@ def cells(model, grid, config: Solver | None = None) -> pd.DataFrame:
             raise ValueError(f"sweep: cell {i} ({_describe(row)}): {err}") from err
     frame.index.name = "cell"
     return frame
+
+
+def _row(frame: pd.DataFrame, cell) -> dict:
+    """One cell's values, each with its column's type (``frame.loc[cell]`` would make a seed a float
+    beside a float column)."""
+    return {k: _plain(frame.at[cell, k]) for k in frame.columns}
 
 
 def _describe(row) -> str:
@@ -179,7 +186,7 @@ def solve_cell(model, config: Solver, values: dict, summarise=None) -> dict:
     t0 = time.perf_counter()
     row, extra = dict(values), {}
     try:
-        cell = pd.Series(values)
+        cell = values
         sol = _cell_config(config, cell).solve(_cell_model(model, cell))
         row.update(_summary(sol), status="ok", error="")
         extra = dict(summarise(sol)) if summarise is not None else {}
@@ -267,7 +274,8 @@ def sweep(
         model: the base economy (e.g. ``Aiyagari.from_calibration("aiyagari_1994")``).
         grid: dict field -> values (product) or a DataFrame of cells (:func:`cells`); fields of the model
             or options of the method (``{"seed": [0, 1, 2], "lr": [1e-3, 3e-3]}`` for RSPG).
-        method: a method's name or a configuration (as :func:`hetmacro.solve`); ``options`` its options.
+        method: a method's name or a configuration (as :func:`hetmacro.solve`); ``options`` its options
+            (a method's own ``progress`` bar is set in a configuration: ``method=hm.RSPG(progress=False)``).
         client: a ``dask.distributed.Client``: cells run as tasks on its workers (which need hetmacro
             installed), rows stream back as they finish. None: in this process, one after another.
         results: a file (``.csv``, or ``.parquet`` with pyarrow) every finished row is appended to.
@@ -301,7 +309,7 @@ def sweep(
             done = _check_resume(done, todo, results)
     pending = todo if done is None else todo.drop(index=done.index)
     # Cells sharing compiled solvers run together.
-    keys = {cell: _static_key(_cell_model(model, row)) for cell, row in pending.iterrows()}
+    keys = {cell: _static_key(_cell_model(model, _row(pending, cell))) for cell in pending.index}
     order = sorted(pending.index, key=lambda c: (list(dict.fromkeys(keys.values())).index(keys[c]), c))
     rows = (
         [] if done is None else [dict(r, cell=c) for c, r in done.reset_index().set_index("cell").iterrows()]
@@ -312,7 +320,7 @@ def sweep(
         if store is not None:
             store.append([row])
         bar.update(1)
-        bar.set_postfix_str(f"{row['status']} {_describe(pd.Series({k: row[k] for k in todo.columns}))}")
+        bar.set_postfix_str(f"{row['status']} {_describe({k: row[k] for k in todo.columns})}")
     bar.close()
     return _table(rows, todo, config, model, time.perf_counter() - t0)
 
@@ -327,7 +335,7 @@ def _run(model, config, pending: pd.DataFrame, order: list, client, summarise):
     """Yield each cell's row (with its number) as it finishes: here, or on the client's workers."""
     if client is None:
         for cell in order:
-            yield dict(solve_cell(model, config, pending.loc[cell].to_dict(), summarise), cell=cell)
+            yield dict(solve_cell(model, config, _row(pending, cell), summarise), cell=cell)
         return
     from dask.distributed import as_completed
 
@@ -336,7 +344,7 @@ def _run(model, config, pending: pd.DataFrame, order: list, client, summarise):
             solve_cell,
             model,
             config,
-            pending.loc[cell].to_dict(),
+            _row(pending, cell),
             summarise,
             pure=False,
             key=f"hetmacro-cell-{cell}-{time.time_ns()}",

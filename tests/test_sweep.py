@@ -138,3 +138,19 @@ def test_a_two_process_dask_cluster_gives_the_same_table(small):
         with distributed.Client(cluster) as client:
             remote = _sweep(small, grid, client=client)
     pd.testing.assert_frame_equal(remote[RESULTS], local[RESULTS])
+
+
+@pytest.mark.slow
+def test_table_ii_in_one_call_is_close_to_the_published_table():
+    from hetmacro.models.aiyagari import table_ii, table_ii_layout
+
+    table = table_ii(progress=False)
+    assert len(table) == 24 and (table["status"] == "ok").all()  # no bracket from the user
+    # Aiyagari's Tauchen chain: r* within 0.1 points of the printed table on average, 0.3 at most
+    assert table["r_gap"].abs().mean() < 0.1 and table["r_gap"].abs().max() < 0.3
+    # the paper's comparative statics: more risk aversion and more persistent, larger risk lower r*
+    r = table["r"]
+    assert (r.xs(0.4, level="sd_e") < r.xs(0.2, level="sd_e")).all()
+    for (sd, rho), group in r.groupby(level=["sd_e", "rho_e"]):
+        assert group.is_monotonic_decreasing, (sd, rho)
+    assert table_ii_layout(table).shape == (8, 3)
