@@ -152,8 +152,15 @@ def _equilibrium_map(problem, c_star, mu_star, rtol: float):
 
 
 @eqx.filter_jit
-def _directions(problem, c_star, mu_star, r, theta, t_r, t_theta, rtol):
-    """Directional derivatives of the equilibrium quantities along each (t_r[i], t_theta[i]): dict of (k,)."""
+def _directions(problem, a_next_star, mu_star, r, theta, t_r, t_theta, rtol):
+    """Directional derivatives of the equilibrium quantities along each (t_r[i], t_theta[i]): dict of (k,).
+    The solved savings policy a_next_star is turned into consumption here (inside the compiled function:
+    op by op, the capital demand's bisection alone costs more than the derivatives)."""
+    from .stationary import _income
+
+    game_r, agg = problem.market.at_rate(problem.game, r, mu_star)
+    y = _income(game_r, agg.values)
+    c_star = consumption_from(problem.a[:, None], a_next_star, y[None, :], agg.values[problem.market.rate])
     quantities = _equilibrium_map(problem, c_star, mu_star, rtol)
     return jax.vmap(lambda a, b: jax.jvp(quantities, (r, theta), (a, b))[1])(t_r, t_theta)
 
@@ -193,19 +200,13 @@ def gradient(solution, wrt=("beta",), rtol: float = 1e-11) -> pd.DataFrame:
         problem = savings_problem(model)
         r_star = float(solution.aggregates["r"])
         mu = jnp.asarray(solution.stationary, jnp.float64)
-        game_r, agg = problem.market.at_rate(problem.game, jnp.float64(r_star), mu)
-        from .stationary import _income
-
-        y = _income(game_r, agg.values)
-        r_p = agg.values[problem.market.rate]
-        a = problem.a[:, None]
-        c_star = consumption_from(a, jnp.asarray(solution.policy["a_next"], jnp.float64), y[None, :], r_p)
+        a_next = jnp.asarray(solution.policy["a_next"], jnp.float64)
         theta = {k: jnp.asarray(getattr(problem.game.model, k), jnp.float64) for k in wrt}
         # Directions: e_r, then e_k for each parameter (one compiled, vmapped call for all).
         k = len(wrt)
         t_r = jnp.eye(k + 1, dtype=jnp.float64)[:, 0]
         t_theta = {name: jnp.eye(k + 1, dtype=jnp.float64)[:, i + 1] for i, name in enumerate(wrt)}
-        d = _directions(problem, c_star, mu, jnp.float64(r_star), theta, t_r, t_theta, rtol)
+        d = _directions(problem, a_next, mu, jnp.float64(r_star), theta, t_r, t_theta, rtol)
         d = {q: np.asarray(v) for q, v in d.items()}
         G_r = float(d["gap"][0])
         if not abs(G_r) > 0:
