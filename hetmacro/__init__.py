@@ -34,7 +34,7 @@ from .report import compare
 from .savings import CARA, CRRA, SavingsEconomy, Utility
 from .savings.gradients import calibrate, gradient
 from .solution import Solution
-from .solvers import DP, KS, METHODS, RSPG, SPG, Linear, Solver, Stationary, solve
+from .solvers import DP, IPPO, KS, METHODS, RIPPO, RSPG, SPG, Linear, Solver, Stationary, configure, solve
 from .sweeps import sweep
 
 load = Solution.load
@@ -59,6 +59,7 @@ __all__ = [
     "Flow",
     "Game",
     "Grid",
+    "IPPO",
     "Joint",
     "KS",
     "Kernel",
@@ -70,6 +71,7 @@ __all__ = [
     "NetworkPolicy",
     "NoNoise",
     "PolicyNetwork",
+    "RIPPO",
     "RSPG",
     "RareEvent",
     "SPG",
@@ -83,6 +85,7 @@ __all__ = [
     "calibrate",
     "compare",
     "compile",
+    "configure",
     "double_exponential_grid",
     "geometric_grid",
     "gradient",

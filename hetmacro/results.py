@@ -17,6 +17,7 @@ __all__ = [
     "DPResult",
     "KSResult",
     "LinearResult",
+    "PPOResult",
     "RESULT_TYPES",
     "RSPGResult",
     "StationaryResult",
@@ -137,6 +138,51 @@ class RSPGResult:
 
 
 @dataclasses.dataclass
+class PPOResult:
+    """A model-free PPO training's diagnostics (``method="ippo"`` or ``"rippo"``).
+
+    Attributes:
+        options: every option in force (network defaults by RSPG's rules for the game, then PPO's).
+        default_rules: the rules that set the network defaults, in order.
+        seed, iterations, horizon: as trained.
+        mean_field: "exact" (the push of the policy's probabilities) or "empirical" (a sampled population).
+        paths_per_iteration, agents_per_path: common-noise paths and learners per path per iteration.
+        optimiser_steps: Adam steps taken (iterations x epochs x minibatches; the schedule spans them).
+        agent_steps: household-steps sampled in the environment (iterations x paths x agents x T).
+        reward_scale: the fixed divisor of the rewards in the PPO losses.
+        evaluation_paths, noise_paths: the evaluation paths and how they were chosen (RSPG's rule).
+        policy_return, best_response_return_clairvoyant, exploitability_clairvoyant(_se, _sampled),
+            nonanticipative, noise_branches: as :class:`RSPGResult`, from the same functions.
+        evaluations: exploitability on the evaluation paths during training (iteration, value,
+            seconds of training, agent steps).
+        aggregate_paths: the mean over kept evaluation paths of each aggregate, by date.
+    """
+
+    options: dict
+    default_rules: list
+    seed: int
+    iterations: int
+    horizon: int
+    mean_field: str
+    paths_per_iteration: int
+    agents_per_path: int
+    optimiser_steps: int
+    agent_steps: int
+    reward_scale: float
+    evaluation_paths: int
+    noise_paths: str
+    policy_return: float
+    best_response_return_clairvoyant: float
+    exploitability_clairvoyant: float
+    exploitability_clairvoyant_se: float
+    evaluations: pd.DataFrame
+    aggregate_paths: pd.DataFrame
+    exploitability_clairvoyant_sampled: float | None = None
+    nonanticipative: dict | None = None
+    noise_branches: int | None = None
+
+
+@dataclasses.dataclass
 class KSResult:
     """The Krusell–Smith algorithm's outcome (``method="ks"``).
 
@@ -203,4 +249,6 @@ class LinearResult:
 
 
 #: Result types by name: the only classes a ``.hmx`` file may name for its result.
-RESULT_TYPES = {cls.__name__: cls for cls in (StationaryResult, DPResult, RSPGResult, KSResult, LinearResult)}
+RESULT_TYPES = {
+    cls.__name__: cls for cls in (StationaryResult, DPResult, RSPGResult, PPOResult, KSResult, LinearResult)
+}

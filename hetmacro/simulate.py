@@ -27,7 +27,7 @@ import jax.numpy as jnp
 from .game import Flow, Game
 from .model import AggState
 
-__all__ = ["AgentSimulation", "simulate_agents"]
+__all__ = ["AgentSimulation", "draw_next", "simulate_agents"]
 
 # fold_in constant for the households' random stream. Large, so that it never coincides with the
 # counters jax.random.split uses for the common-noise keys (which follow game.rollout exactly).
@@ -112,6 +112,25 @@ def _pick(cum, u):
     return jnp.minimum(k, cum.shape[0] - 1)
 
 
+def draw_next(lo, w, p, P_row, u):
+    """One household's next (grid, chain) indices from its lottery at one date: the kernel step that
+    :func:`simulate_agents` and the N-agent environment (:mod:`hetmacro.mfg.env`) share.
+
+    Args:
+        lo: (k,) int32, the lower grid index of each shock atom's next value, ``kernel.i[i, j, a]``.
+        w: (k,), the lottery weight on ``lo + 1``, ``kernel.t[i, j, a]``.
+        p: (k,), the shock atoms' probabilities, ``kernel.p``.
+        P_row: (m,), the chain row of the household's chain state, ``kernel.P[j]``.
+        u: (3,) uniforms on [0, 1): the shock atom, the grid lottery, the chain move.
+
+    Returns:
+        (i', j'): the atom k ~ p, i' = lo[k] + 1{u_1 < w[k]}, j' ~ P_row (int32 scalars).
+    """
+    k = _pick(jnp.cumsum(p), u[0])
+    i_next = lo[k] + (u[1] < w[k]).astype(jnp.int32)
+    return i_next, _pick(jnp.cumsum(P_row), u[2])
+
+
 def _pick_many(key, probs, n_draws: int):
     """n_draws i.i.d. indices with probabilities probs / sum(probs) (inverse CDF as in :func:`_pick`,
     by binary search: probs may be long, the S states)."""
@@ -164,15 +183,11 @@ def _simulate(game: Game, key, pi_table, n_agents: int, flow: Flow | None) -> Ag
             z_next = jax.tree.map(lambda x: x[t + 1], faced.z)
         kern = game.kernel(agg, z_next)
         cum_pi = jnp.cumsum(pi_table[t], axis=-1)  # (n, m, A)
-        cum_p = jnp.cumsum(kern.p)  # (k,)
-        cum_P = jnp.cumsum(kern.P, axis=-1)  # (m, m)
         u = jax.random.uniform(k_a, (n_agents, 4), game.dtype)
 
         def one(i, j, u):
             a = _pick(cum_pi[i, j], u[0])
-            k = _pick(cum_p, u[1])
-            i_next = kern.i[i, j, a, k] + (u[2] < kern.t[i, j, a, k]).astype(jnp.int32)
-            j_next = _pick(cum_P[j], u[3])
+            i_next, j_next = draw_next(kern.i[i, j, a], kern.t[i, j, a], kern.p, kern.P[j], u[1:])
             return i_next, j_next, a
 
         i_next, j_next, a = jax.vmap(one)(i, j, u)

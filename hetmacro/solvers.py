@@ -17,6 +17,8 @@ class              ``method=``     solves
 :class:`Linear`    ``"linear"``    first-order sequence-space impulse responses around the steady state
 :class:`RSPG`      ``"rspg"``      recurrent structural policy gradient (any game)
 :class:`SPG`       ``"spg"``       structural policy gradient without memory (any game)
+:class:`IPPO`      ``"ippo"``      independent PPO on sampled households (model-free baseline)
+:class:`RIPPO`     ``"rippo"``     recurrent independent PPO (model-free baseline)
 =================  ==============  =====================================================================
 """
 
@@ -27,7 +29,20 @@ import importlib
 
 import equinox as eqx
 
-__all__ = ["DP", "KS", "METHODS", "RSPG", "SPG", "Linear", "Solver", "Stationary", "configure", "solve"]
+__all__ = [
+    "DP",
+    "IPPO",
+    "KS",
+    "METHODS",
+    "RIPPO",
+    "RSPG",
+    "SPG",
+    "Linear",
+    "Solver",
+    "Stationary",
+    "configure",
+    "solve",
+]
 
 
 class Solver(eqx.Module):
@@ -402,11 +417,137 @@ class SPG(RSPG):
     recurrent = False
 
 
+class IPPO(Solver):
+    """Independent PPO on sampled households: a model-free baseline with a memoryless policy.
+
+    Each iteration freezes the mean-field flow of the current policy (the exact push of its action
+    probabilities, or the histogram of ``population`` sampled households), lets ``agents`` learners
+    per noise path play one episode against it in the N-agent environment, and takes
+    ``epochs`` x ``minibatches`` PPO steps (:mod:`hetmacro.mfg.ppo`, docs/baselines.md). The learned
+    policy is scored exactly as RSPG's. Network options left None follow RSPG's rules for the game.
+
+    Attributes:
+        iterations: outer iterations (flow, episodes, PPO update).
+        paths: common-noise paths per iteration; agents: learners per path (one episode each).
+        epochs, minibatches: PPO passes over the learners and minibatches per pass (``minibatches``
+            must divide ``agents``); one Adam step per minibatch.
+        lr: initial learning rate, annealed linearly to 0.1 lr over iterations x epochs x minibatches
+            (the optimiser steps actually taken).
+        clip: the ratio clip epsilon; gae_lambda: GAE's lambda; entropy: entropy bonus weight;
+            vf_coef: value-loss weight; max_grad_norm: global-norm clip; critic_width: the critic's width.
+        mean_field: "exact" (push of the policy's probabilities) or "empirical" (histogram of
+            ``population`` sampled households).
+        eval_every, eval_paths, keep_paths: evaluation schedule, its paths, flows kept.
+        head, width, hidden, encoder_depth, signal_depth, head_layers, state_table, grid_scaling:
+            the policy network (as :class:`RSPG`).
+        seed: PRNG seed; progress: a tqdm progress bar; callback: ``f(last history row)`` per iteration.
+    """
+
+    method = "ippo"
+    _impl = ("hetmacro.mfg.ippo", "solve")
+    recurrent = False
+    iterations: int = 100
+    paths: int = 8
+    agents: int = 256
+    epochs: int = 4
+    minibatches: int = 4
+    lr: float = 3e-4
+    clip: float = 0.2
+    gae_lambda: float = 0.95
+    entropy: float = 0.01
+    vf_coef: float = 0.5
+    max_grad_norm: float = 0.5
+    critic_width: int = 64
+    mean_field: str = "exact"
+    population: int = 1000
+    eval_every: int = 10
+    eval_paths: int = 32
+    keep_paths: int = 8
+    head: str | None = None
+    width: int | None = None
+    hidden: int | None = None
+    encoder_depth: int | None = None
+    signal_depth: int | None = None
+    head_layers: int | None = None
+    state_table: bool | None = None
+    grid_scaling: str | None = None
+    seed: int = 0
+    progress: bool = True
+    callback: object = None
+
+    def __check_init__(self):
+        cls = type(self).__name__
+        _positive(
+            cls,
+            iterations=self.iterations,
+            paths=self.paths,
+            agents=self.agents,
+            epochs=self.epochs,
+            minibatches=self.minibatches,
+            lr=self.lr,
+            clip=self.clip,
+            max_grad_norm=self.max_grad_norm,
+            critic_width=self.critic_width,
+            population=self.population,
+            eval_paths=self.eval_paths,
+            keep_paths=self.keep_paths,
+        )
+        if self.agents % self.minibatches:
+            raise ValueError(
+                f"{cls}: minibatches = {self.minibatches} does not divide agents = {self.agents}. Fix: choose "
+                f"agents as a multiple of minibatches (e.g. agents = {self.minibatches * max(1, self.agents // self.minibatches)})."
+            )
+        if not 0 <= self.gae_lambda <= 1:
+            raise ValueError(f"{cls}: gae_lambda = {self.gae_lambda!r} must be in [0, 1].")
+        if self.entropy < 0 or self.vf_coef < 0 or self.eval_every < 0:
+            raise ValueError(f"{cls}: entropy, vf_coef and eval_every must be non-negative.")
+        _choice(cls, "mean_field", self.mean_field, ("exact", "empirical"))
+        if self.head is not None:
+            _choice(cls, "head", self.head, ("categorical", "kumaraswamy", "beta"))
+
+    def given(self) -> dict:
+        """The options in force that are set here (not None), excluding the run controls."""
+        return {
+            k: v
+            for k, v in self.options().items()
+            if v is not None and k not in ("seed", "progress", "callback")
+        }
+
+    def solve(self, model):
+        """Check that the model's actions are a discrete grid and its horizon finite, then train."""
+        from .grids import ActionGrid
+
+        cls, name = type(self).__name__, type(model).__name__
+        try:
+            actions = model.actions()
+        except NotImplementedError as err:
+            raise ValueError(f"{cls}: {name} declares no actions ({err}).") from None
+        if not isinstance(actions, ActionGrid):
+            raise ValueError(
+                f"{cls}: {name}.actions() returned {type(actions).__name__}, not a discrete "
+                "hetmacro.ActionGrid: PPO here samples from a finite set of actions. Fix: declare the actions "
+                "on a grid (ActionGrid.midpoints or ActionGrid.integers)."
+            )
+        if model.horizon() is None:
+            raise ValueError(
+                f"{cls}: {name} has an infinite horizon; the N-agent episodes need a finite one. Fix: give "
+                "the model a horizon T, or use method='rspg', which handles infinite horizons."
+            )
+        return self._run(self._impl, model, self)
+
+
+class RIPPO(IPPO):
+    """Recurrent independent PPO: a GRU over the shared signals' history (options as :class:`IPPO`)."""
+
+    method = "rippo"
+    recurrent = True
+
+
 #: method name -> configuration class. ``hetmacro list`` prints them.
-METHODS = {cls.method: cls for cls in (DP, Stationary, KS, Linear, RSPG, SPG)}
+METHODS = {cls.method: cls for cls in (DP, Stationary, KS, Linear, RSPG, SPG, IPPO, RIPPO)}
 
 #: configuration classes by name: the only ones a ``.hmx`` file may name.
-SOLVER_TYPES = {cls.__name__: cls for cls in (DP, Stationary, KS, Linear, RSPG, SPG)}
+SOLVER_TYPES = {cls.__name__: cls for cls in (DP, Stationary, KS, Linear, RSPG, SPG, IPPO, RIPPO)}
 
 
 def configure(method: str | Solver = "dp", **options) -> Solver:

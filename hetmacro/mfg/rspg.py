@@ -169,6 +169,41 @@ _NAN_CAUSES = {
 }
 
 
+def new_network(game: Game, opts: dict, recurrent: bool, T: int, key, extra: dict | None = None):
+    """A freshly initialised policy network for ``game`` with the options ``opts`` (head, sizes, grid
+    scaling, ...): RSPG's and the model-free baselines' actor.
+
+    Returns:
+        (net, features (S, F) the state features it reads, spec: the network's specification, saved with a
+        Solution so that the network can be rebuilt).
+    """
+    features = jnp.asarray(state_features(game, opts["grid_scaling"]), game.dtype)
+    d = int(game.signal(game.reset(jax.random.PRNGKey(0))).shape[0])
+    u_edges = (np.asarray(game.actions.edges, np.float64) - game.actions.low) / (
+        game.actions.high - game.actions.low
+    )
+    spec = {
+        "n_features": int(features.shape[1]),
+        "d_signal": d,
+        "n_actions": int(game.A),
+        "u_edges": [float(u) for u in u_edges],
+        "horizon": int(T),
+        "recurrent": bool(recurrent),
+        "head": opts["head"],
+        "width": int(opts["width"]),
+        "hidden": int(opts["hidden"]),
+        "encoder_depth": int(opts["encoder_depth"]),
+        "signal_depth": int(opts["signal_depth"]),
+        "head_layers": int(opts["head_layers"]),
+        "time_feature": bool(opts["time_feature"]),
+        "beta_nodes": int(opts["beta_nodes"]),
+        "state_table": int(game.n * game.m) if opts["state_table"] else None,
+        **(extra or {}),
+    }
+    key_spec = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in spec.items()))
+    return _init_network(key, key_spec, game.dtype), features, spec
+
+
 def _nan_message(method, it, m, lr):
     which = "pi" if not m["pi_ok"] else ("v" if not m["v_ok"] else "g")
     what = {"pi": "the policy", "v": "the return", "g": "the gradient"}[which]
@@ -271,33 +306,8 @@ def configure(model, config, game: Game | None = None) -> _Setup:
         )
     train_starts, eval_starts = hz.train, hz.evaluate
 
-    features = jnp.asarray(state_features(game, opts["grid_scaling"]), game.dtype)
-    d = int(game.signal(game.reset(jax.random.PRNGKey(0))).shape[0])
-    u_edges = (np.asarray(game.actions.edges, np.float64) - game.actions.low) / (
-        game.actions.high - game.actions.low
-    )
-    net_spec = {
-        "n_features": int(features.shape[1]),
-        "d_signal": d,
-        "n_actions": int(game.A),
-        "u_edges": [float(u) for u in u_edges],
-        "horizon": int(T),
-        "recurrent": bool(config.recurrent),
-        "head": opts["head"],
-        "width": int(opts["width"]),
-        "hidden": int(opts["hidden"]),
-        "encoder_depth": int(opts["encoder_depth"]),
-        "signal_depth": int(opts["signal_depth"]),
-        "head_layers": int(opts["head_layers"]),
-        "time_feature": bool(opts["time_feature"]),
-        "beta_nodes": int(opts["beta_nodes"]),
-        "state_table": int(game.n * game.m) if opts["state_table"] else None,
-        **signal_standardisation(hz.starts),
-    }
-    net = _init_network(
-        k_init,
-        tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in net_spec.items())),
-        game.dtype,
+    net, features, net_spec = new_network(
+        game, opts, bool(config.recurrent), int(T), k_init, signal_standardisation(hz.starts)
     )
     fit_kl = None
     if hz.init_policy is not None:
