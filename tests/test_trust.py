@@ -21,7 +21,13 @@ from hetmacro.models import Aiyagari, BeachBar, KrusellSmith, LinearQuadratic
 @pytest.mark.parametrize("cls", [Aiyagari, KrusellSmith])
 @pytest.mark.parametrize(
     "field, value",
-    [("sigma", float("nan")), ("alpha", float("inf")), ("delta", float("nan")), ("beta", float("-inf"))],
+    [
+        ("sigma", float("nan")),
+        ("alpha", float("inf")),
+        ("delta", float("nan")),
+        ("beta", float("-inf")),
+        ("sd_e", float("nan")),  # the income chain's values are parameters too
+    ],
 )
 def test_non_finite_parameters_are_refused_naming_the_field(cls, field, value):
     with pytest.raises(ValueError, match=rf"{cls.__name__}\.{field} = .* is not finite"):
@@ -31,7 +37,7 @@ def test_non_finite_parameters_are_refused_naming_the_field(cls, field, value):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"sd_e": float("nan")}, r"Aiyagari\.sd_e must be a finite number"),
+        ({"tfp_rho": float("nan")}, r"Aiyagari\.tfp_rho must be a finite number"),
         ({"n_a": 1.5}, r"Aiyagari\.n_a must be a whole number"),
         ({"T": "abc"}, r"Aiyagari\.T must be a whole number"),
         ({"beta": "abc"}, r"Aiyagari\.beta must be a number"),
