@@ -18,7 +18,14 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 SLOW_NOTEBOOKS = {"02_krusell_smith.ipynb", "03_three_games.ipynb"}  # RSPG trainings: minutes on 2 cores
 DOCS = sorted((ROOT / "docs").glob("*.md"))
-SLOW_DOCS = {"solvers.md", "rspg.md", "models.md", "baselines.md", "sweeps.md", "krusell_smith.md"}  # RSPG and PPO trainings,
+SLOW_DOCS = {
+    "solvers.md",
+    "rspg.md",
+    "models.md",
+    "baselines.md",
+    "sweeps.md",
+    "krusell_smith.md",
+}  # RSPG and PPO trainings,
 # stationary equilibria, Table II, Krusell–Smith (krusell_smith.md: 26 s, its solvers tested in
 # test_krusell_smith.py; models.md: 60 s, its economies also solved in the fast suite by
 # tests/test_economies.py; sweeps.md and baselines.md: a minute each, their pieces tested in test_sweep.py,
