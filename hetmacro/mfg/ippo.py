@@ -14,7 +14,6 @@ import time
 
 import equinox as eqx
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
@@ -22,7 +21,7 @@ from ..game import Game, compile
 from ..results import PPOResult
 from ..solution import Solution
 from . import rspg
-from .exploitability import _sample_paths, enumerate_noise_paths
+from .exploitability import enumerate_noise_paths
 from .policies import NetworkPolicy
 from .ppo import check_finite, make_trainer
 
@@ -52,11 +51,7 @@ def configure(model, config, game: Game | None = None):
     tree = enumerate_noise_paths(game, T, int(opts["max_branches"]))
     mode = "exact" if tree is not None and tree[1].shape[0] <= int(opts["paths"]) else "sample"
     n_eval = int(opts["eval_paths"])
-    if mode == "exact":
-        eval_zs, eval_w = tree
-    else:
-        eval_zs = _sample_paths(game, jax.random.split(k_eval, n_eval), int(T))
-        eval_w = jnp.full((n_eval,), 1.0 / n_eval, game.dtype)
+    eval_zs, eval_w, _ = rspg.evaluation_paths(game, mode, tree, k_eval, n_eval, int(T))
     setup = rspg._Setup(
         method=config.method,
         game=game,

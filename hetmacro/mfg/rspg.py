@@ -204,6 +204,25 @@ def new_network(game: Game, opts: dict, recurrent: bool, T: int, key, extra: dic
     return _init_network(key, key_spec, game.dtype), features, spec
 
 
+def evaluation_paths(game: Game, mode: str, tree, key, n_eval: int, T: int, starts=None):
+    """The paths a policy is scored on, and their weights: the whole noise tree when it is enumerated
+    (``mode="exact"``), else ``n_eval`` fresh paths sampled from ``key`` (a key training never uses), each
+    continuing from its start's noise when ``starts`` are given (cycling through a small batch).
+
+    Returns:
+        (zs with a leading path axis, weights (P,), the starts each path begins from or None).
+    """
+    if mode == "exact":
+        return tree[0], tree[1], starts
+    keys = jax.random.split(key, n_eval)
+    if starts is None:
+        zs = _sample_paths(game, keys, T)
+    else:
+        starts = starts.take(np.arange(n_eval) % starts.size)
+        zs = jax.vmap(lambda k, z0: game.noise_path(k, T, z0=z0))(keys, starts.z)
+    return zs, jnp.full((n_eval,), 1.0 / n_eval, game.dtype), starts
+
+
 def _nan_message(method, it, m, lr):
     which = "pi" if not m["pi_ok"] else ("v" if not m["v_ok"] else "g")
     what = {"pi": "the policy", "v": "the return", "g": "the gradient"}[which]
@@ -341,19 +360,7 @@ def configure(model, config, game: Game | None = None) -> _Setup:
         horizon=int(T),
         soft=float(opts["entropy"]) > 0,
     )
-    # Evaluation paths: the whole tree when it is enumerated (exact), else fresh sampled paths
-    # from a key that training never uses.
-    if mode == "exact":
-        eval_zs, eval_w = tree
-    elif eval_starts is None:
-        eval_zs = _sample_paths(game, jax.random.split(k_eval, n_eval), int(T))
-        eval_w = jnp.full((n_eval,), 1.0 / n_eval, game.dtype)
-    else:  # each evaluation path continues from its start's noise (cycling through a small batch)
-        eval_starts = eval_starts.take(np.arange(n_eval) % eval_starts.size)
-        eval_zs = jax.vmap(lambda k, z0: game.noise_path(k, int(T), z0=z0))(
-            jax.random.split(k_eval, n_eval), eval_starts.z
-        )
-        eval_w = jnp.full((n_eval,), 1.0 / n_eval, game.dtype)
+    eval_zs, eval_w, eval_starts = evaluation_paths(game, mode, tree, k_eval, n_eval, int(T), eval_starts)
     horizon_info = {**hz.info, "init_fit_kl": fit_kl}
     signature = {
         "method": method,
