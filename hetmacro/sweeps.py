@@ -235,25 +235,26 @@ class _ResultsFile:
             frame.to_csv(self.path, mode="a", header=not self.path.exists())
 
 
-def _check_resume(done: pd.DataFrame, todo: pd.DataFrame, path) -> pd.DataFrame:
-    """The finished rows of the file, checked to be cells of this grid (same values)."""
+def _same_value(a, b) -> bool:
+    """A value read back from a results file against the grid's (numbers to float64 rounding)."""
+    if isinstance(b, int | float | np.number):
+        return bool(np.isclose(float(a), float(b), rtol=1e-15, atol=0))
+    return str(a) == str(b)
+
+
+def _check_resume(done: pd.DataFrame, todo: pd.DataFrame, path) -> None:
+    """Refuse a results file whose rows are not cells of this grid (same numbers, same values)."""
     missing = [c for c in todo.columns if c not in done.columns]
     if missing:
         raise ValueError(
             f"sweep: {path} does not hold this grid's fields {missing}; use another results file."
         )
     for cell, row in done.iterrows():
-        if cell not in todo.index or any(
-            not np.isclose(float(row[k]), float(todo.loc[cell, k]), rtol=1e-15, atol=0)
-            if isinstance(todo.loc[cell, k], int | float | np.number)
-            else str(row[k]) != str(todo.loc[cell, k])
-            for k in todo.columns
-        ):
+        if cell not in todo.index or not all(_same_value(row[k], todo.at[cell, k]) for k in todo.columns):
             raise ValueError(
                 f"sweep: {path} row {cell} is not this grid's cell {cell}: the file belongs to another sweep. "
                 "Use another results file, or delete it to start again."
             )
-    return done
 
 
 def sweep(
@@ -306,14 +307,13 @@ def sweep(
                 f"sweep: {results} exists: pass resume=True to continue that sweep, or name a new file."
             )
         if done is not None:
-            done = _check_resume(done, todo, results)
+            _check_resume(done, todo, results)
     pending = todo if done is None else todo.drop(index=done.index)
     # Cells sharing compiled solvers run together.
     keys = {cell: _static_key(_cell_model(model, _row(pending, cell))) for cell in pending.index}
-    order = sorted(pending.index, key=lambda c: (list(dict.fromkeys(keys.values())).index(keys[c]), c))
-    rows = (
-        [] if done is None else [dict(r, cell=c) for c, r in done.reset_index().set_index("cell").iterrows()]
-    )
+    rank = {key: i for i, key in enumerate(dict.fromkeys(keys.values()))}
+    order = sorted(pending.index, key=lambda c: (rank[keys[c]], c))
+    rows = [] if done is None else [dict(r, cell=c) for c, r in done.iterrows()]
     bar = _progress(len(todo), len(todo) - len(pending), progress, config.method)
     for row in _run(model, config, pending, order, client, summarise):
         rows.append(row)
