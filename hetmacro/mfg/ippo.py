@@ -21,8 +21,8 @@ from ..game import Game, compile
 from ..results import PPOResult
 from ..solution import Solution
 from . import rspg
-from .exploitability import enumerate_noise_paths
-from .policies import NetworkPolicy
+from .exploitability import enumerate_noise_paths, evaluation_paths
+from .policies import NetworkPolicy, new_network
 from .ppo import check_finite, make_trainer
 
 __all__ = ["configure", "solve", "train"]
@@ -44,14 +44,14 @@ def configure(model, config, game: Game | None = None):
     opts, rules = _options(game, config)
     seed = int(config.seed)
     k_init, _, k_eval = jax.random.split(jax.random.PRNGKey(seed), 3)
-    actor, features, net_spec = rspg.new_network(game, opts, bool(config.recurrent), int(T), k_init)
+    actor, features, net_spec = new_network(game, opts, bool(config.recurrent), int(T), k_init)
     trainer, state, step, t_compile = make_trainer(game, actor, config, opts, int(T))
     params, static = eqx.partition(actor, eqx.is_inexact_array)
     # Evaluation paths by RSPG's rule: the whole noise tree when it is small, else fresh sampled paths.
     tree = enumerate_noise_paths(game, T, int(opts["max_branches"]))
     mode = "exact" if tree is not None and tree[1].shape[0] <= int(opts["paths"]) else "sample"
     n_eval = int(opts["eval_paths"])
-    eval_zs, eval_w, _ = rspg.evaluation_paths(game, mode, tree, k_eval, n_eval, int(T))
+    eval_zs, eval_w, _ = evaluation_paths(game, mode, tree, k_eval, n_eval, int(T))
     setup = rspg._Setup(
         method=config.method,
         game=game,

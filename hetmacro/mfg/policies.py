@@ -51,8 +51,10 @@ __all__ = [
     "StateEncoder",
     "beta_cell_probs",
     "clock_features",
+    "init_network",
     "kumaraswamy_cell_probs",
     "kumaraswamy_median_cell_probs",
+    "new_network",
     "scale_values",
     "state_features",
 ]
@@ -522,3 +524,49 @@ class NetworkPolicy(eqx.Module):
         sp = self.network.state_part(self.features)
         svs = self.network.signal.sequence(signals, ts)
         return jax.vmap(lambda sv: self.network.probs(sp, sv))(svs).reshape(-1, g.n, g.m, g.A)
+
+
+# --- construction -----------------------------------------------------------------------------------
+
+
+@eqx.filter_jit
+def init_network(key, spec: tuple, dtype):
+    """The network of ``spec`` (sorted (name, value) pairs), initialised from ``key``, cast to dtype."""
+    kw = dict(spec)
+    net = PolicyNetwork(**{**kw, "u_edges": np.asarray(kw["u_edges"])}, key=key)
+    return jax.tree.map(lambda x: x.astype(dtype) if eqx.is_inexact_array(x) else x, net)
+
+
+def new_network(game, opts: dict, recurrent: bool, T: int, key, extra: dict | None = None):
+    """A freshly initialised policy network for ``game`` with the options ``opts`` (head, sizes, grid
+    scaling, ...): RSPG's and the model-free baselines' actor.
+
+    Returns:
+        (net, features (S, F) the state features it reads, spec: the network's specification, saved with a
+        Solution so that the network can be rebuilt).
+    """
+    features = jnp.asarray(state_features(game, opts["grid_scaling"]), game.dtype)
+    d = int(game.signal(game.reset(jax.random.PRNGKey(0))).shape[0])
+    u_edges = (np.asarray(game.actions.edges, np.float64) - game.actions.low) / (
+        game.actions.high - game.actions.low
+    )
+    spec = {
+        "n_features": int(features.shape[1]),
+        "d_signal": d,
+        "n_actions": int(game.A),
+        "u_edges": [float(u) for u in u_edges],
+        "horizon": int(T),
+        "recurrent": bool(recurrent),
+        "head": opts["head"],
+        "width": int(opts["width"]),
+        "hidden": int(opts["hidden"]),
+        "encoder_depth": int(opts["encoder_depth"]),
+        "signal_depth": int(opts["signal_depth"]),
+        "head_layers": int(opts["head_layers"]),
+        "time_feature": bool(opts["time_feature"]),
+        "beta_nodes": int(opts["beta_nodes"]),
+        "state_table": int(game.n * game.m) if opts["state_table"] else None,
+        **(extra or {}),
+    }
+    key_spec = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in spec.items()))
+    return init_network(key, key_spec, game.dtype), features, spec

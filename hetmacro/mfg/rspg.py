@@ -44,13 +44,13 @@ from ..solution import Solution
 from .checkpoints import checkpoint_record, fingerprint, load_checkpoint, save_checkpoint
 from .exploitability import (
     _flows_and_values,
-    _sample_paths,
     enumerate_noise_paths,
     evaluate_policy,
+    evaluation_paths,
     nonanticipative_exploitability,
 )
 from .infinite import fit_to_policy, plan_horizon, resolve_policy, signal_standardisation
-from .policies import NetworkPolicy, PolicyNetwork, state_features
+from .policies import NetworkPolicy, new_network
 from .training import Trainer, compiled_chunk
 
 __all__ = [
@@ -144,17 +144,6 @@ def default_options(game: Game, method: str = "rspg") -> tuple[dict, list[str]]:
     return opts, used
 
 
-# --- the network ---------------------------------------------------------------------------------
-
-
-@eqx.filter_jit
-def _init_network(key, spec: tuple, dtype):
-    """The network of ``spec`` (sorted (name, value) pairs), initialised from ``key``, cast to dtype."""
-    kw = dict(spec)
-    net = PolicyNetwork(**{**kw, "u_edges": np.asarray(kw["u_edges"])}, key=key)
-    return jax.tree.map(lambda x: x.astype(dtype) if eqx.is_inexact_array(x) else x, net)
-
-
 # --- the solver -----------------------------------------------------------------------------------
 
 
@@ -167,60 +156,6 @@ _NAN_CAUSES = {
     "g": "the gradient is not finite although the return is: the learning rate may be too high "
     "(lr = {lr:g}), or the action head's parameters reached an extreme (a, b of the continuous head)",
 }
-
-
-def new_network(game: Game, opts: dict, recurrent: bool, T: int, key, extra: dict | None = None):
-    """A freshly initialised policy network for ``game`` with the options ``opts`` (head, sizes, grid
-    scaling, ...): RSPG's and the model-free baselines' actor.
-
-    Returns:
-        (net, features (S, F) the state features it reads, spec: the network's specification, saved with a
-        Solution so that the network can be rebuilt).
-    """
-    features = jnp.asarray(state_features(game, opts["grid_scaling"]), game.dtype)
-    d = int(game.signal(game.reset(jax.random.PRNGKey(0))).shape[0])
-    u_edges = (np.asarray(game.actions.edges, np.float64) - game.actions.low) / (
-        game.actions.high - game.actions.low
-    )
-    spec = {
-        "n_features": int(features.shape[1]),
-        "d_signal": d,
-        "n_actions": int(game.A),
-        "u_edges": [float(u) for u in u_edges],
-        "horizon": int(T),
-        "recurrent": bool(recurrent),
-        "head": opts["head"],
-        "width": int(opts["width"]),
-        "hidden": int(opts["hidden"]),
-        "encoder_depth": int(opts["encoder_depth"]),
-        "signal_depth": int(opts["signal_depth"]),
-        "head_layers": int(opts["head_layers"]),
-        "time_feature": bool(opts["time_feature"]),
-        "beta_nodes": int(opts["beta_nodes"]),
-        "state_table": int(game.n * game.m) if opts["state_table"] else None,
-        **(extra or {}),
-    }
-    key_spec = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in spec.items()))
-    return _init_network(key, key_spec, game.dtype), features, spec
-
-
-def evaluation_paths(game: Game, mode: str, tree, key, n_eval: int, T: int, starts=None):
-    """The paths a policy is scored on, and their weights: the whole noise tree when it is enumerated
-    (``mode="exact"``), else ``n_eval`` fresh paths sampled from ``key`` (a key training never uses), each
-    continuing from its start's noise when ``starts`` are given (cycling through a small batch).
-
-    Returns:
-        (zs with a leading path axis, weights (P,), the starts each path begins from or None).
-    """
-    if mode == "exact":
-        return tree[0], tree[1], starts
-    keys = jax.random.split(key, n_eval)
-    if starts is None:
-        zs = _sample_paths(game, keys, T)
-    else:
-        starts = starts.take(np.arange(n_eval) % starts.size)
-        zs = jax.vmap(lambda k, z0: game.noise_path(k, T, z0=z0))(keys, starts.z)
-    return zs, jnp.full((n_eval,), 1.0 / n_eval, game.dtype), starts
 
 
 def _nan_message(method, it, m, lr):
