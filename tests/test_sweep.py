@@ -86,8 +86,8 @@ def test_an_interrupted_sweep_resumes_to_the_same_table(small, tmp_path, monkeyp
         return solve(*args)
 
     monkeypatch.setattr(sweep_module, "solve_cell", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        _sweep(small, grid, results=path)
+    with pytest.raises(KeyboardInterrupt):  # one worker: the interruption falls after exactly 3 cells
+        _sweep(small, grid, results=path, workers=1)
     assert len(pd.read_parquet(path) if suffix == ".parquet" else pd.read_csv(path)) == 3
     with pytest.raises(ValueError, match="exists: pass resume=True"):
         _sweep(small, grid, results=path)
@@ -99,6 +99,20 @@ def test_an_interrupted_sweep_resumes_to_the_same_table(small, tmp_path, monkeyp
     # a file from another grid is refused
     with pytest.raises(ValueError, match="belongs to another sweep"):
         _sweep(small, {"sigma": [5.0, 2.0, 3.0], "a_max": [200.0, 0.5]}, results=path, resume=True)
+
+
+def test_threads_give_the_same_table_as_one_cell_after_another(small):
+    # four cells on two threads (the first alone: it compiles); x64 is thread-local and must follow the caller
+    grid = {"sigma": [1.0, 2.0, 3.0, 4.0], "beta": [0.95]}
+    serial = _sweep(small, grid, workers=1)
+    threaded = _sweep(small, grid, workers=2, summarise=lambda sol: {"x64": jax.config.jax_enable_x64})
+    pd.testing.assert_frame_equal(threaded[RESULTS], serial[RESULTS])  # bit for bit
+    assert (serial["status"] == "ok").all() and serial["r"].nunique() == 4
+    assert threaded["x64"].all()
+    with pytest.raises(ValueError, match="workers must be a whole number"):
+        _sweep(small, grid, workers=0)
+    with pytest.raises(ValueError, match="workers= is for this process"):
+        _sweep(small, grid, workers=2, client=object())
 
 
 def test_solver_options_are_swept_beside_model_fields(small):
