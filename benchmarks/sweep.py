@@ -1,5 +1,5 @@
-"""Many calibrations at once: Aiyagari's Table II (24 economies) by hm.sweep, by a loop of hm.solve, on a
-two-worker Dask cluster, and by sequence-jacobian's loop over the same cells; the first solve in a fresh
+"""Many calibrations at once: Aiyagari's Table II (24 economies) by hm.sweep (one thread per core, and one
+cell after another), by a loop of hm.solve, on a two-worker Dask cluster, and by sequence-jacobian's loop over the same cells; the first solve in a fresh
 process; the cost of a gradient through the equilibrium; a warm linear solve.
 
 Every case runs in a fresh Python process (``--case NAME``), so compilation is paid as a user pays it, and
@@ -46,12 +46,16 @@ def _model(n_a: int):
 
 
 # --- cases, each run in its own process ----------------------------------------------------------------------
-def case_sweep(quick, n_a):
+def case_sweep(quick, n_a, workers=None):
     import hetmacro as hm
 
     g = QUICK if quick else GRID
-    table = hm.sweep(_model(n_a), {k: list(v) for k, v in g.items()}, progress=False)
+    table = hm.sweep(_model(n_a), {k: list(v) for k, v in g.items()}, progress=False, workers=workers)
     return {"solved": int((table["status"] == "ok").sum()), "cells": len(table), "r": table["r"].tolist()}
+
+
+def case_sweep_serial(quick, n_a):
+    return case_sweep(quick, n_a, workers=1)
 
 
 def case_loop(quick, n_a):
@@ -179,6 +183,7 @@ def case_linear(quick, n_a):
 
 CASES = {
     "sweep": case_sweep,
+    "sweep_serial": case_sweep_serial,
     "loop": case_loop,
     "dask": case_dask,
     "ssj": case_ssj,
@@ -241,14 +246,15 @@ def main():
         results["first_solve_cached"] = run_case("first_solve", args.quick, n_a, env)
     cells = len(_cells(args.quick))
     rows = []
-    for name in ("sweep", "loop", "dask", "ssj"):
+    labels = {"sweep": "sweep (a thread per core)", "sweep_serial": "sweep (workers=1)"}
+    for name in ("sweep", "sweep_serial", "loop", "dask", "ssj"):
         r = results[name]
         if "error" in r:
-            rows.append([name, "-", "-", "-", r["error"][:60]])
+            rows.append([labels.get(name, name), "-", "-", "-", r["error"][:60]])
             continue
         extra = f"{r.get('solved_first_bracket', r['solved'])} on the first bracket" if name == "ssj" else ""
         rows.append(
-            [name, f"{r['solved']}/{cells}", bc.fmt_seconds(r["wall_s"]), bc.fmt_seconds(r["cpu_s"]), extra]
+            [labels.get(name, name), f"{r['solved']}/{cells}", bc.fmt_seconds(r["wall_s"]), bc.fmt_seconds(r["cpu_s"]), extra]
         )
     bc.print_table(
         f"Table II cells ({cells}, {n_a} assets x 7 income states), each in a fresh process",

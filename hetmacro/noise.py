@@ -48,36 +48,68 @@ class NoNoise(CommonNoise):
 
 
 class AR1(CommonNoise):
-    """z_{t+1} = rho z_t + sigma eps_{t+1}, eps ~ N(0, 1); z_0 = z0 (e.g. log TFP).
+    """z_{t+1} = rho z_t + sigma eps_{t+1} + J_{t+1}, eps ~ N(0, 1); z_0 = z0 (e.g. log TFP).
+
+    J is a rare jump: J_{t+1} = ``jump_size`` with probability ``jump_prob`` each period, else 0, drawn
+    independently of eps; the jump then decays at rate rho like any innovation. A negative jump in log TFP
+    is a disaster in the sense of Rietz (1988) and Barro (2006), as in production economies with disaster
+    risk (Gourio 2012). Without a jump (the default) z is the plain Gaussian AR(1).
 
     Attributes:
         rho: persistence per period, |rho| < 1.
         sigma: innovation standard deviation, in the units of z (log points for log TFP).
         z0: the initial value.
+        jump_prob: probability of a jump each period, in [0, 1).
+        jump_size: the jump, in the units of z (e.g. -0.1: TFP falls by about 10%).
+
+    References: Rietz, T. (1988), "The equity risk premium: a solution", JME 22(1); Barro, R. (2006),
+    "Rare disasters and asset markets in the twentieth century", QJE 121(3); Gourio, F. (2012), "Disaster
+    risk and business cycles", AER 102(6).
     """
 
     rho: jnp.ndarray
     sigma: jnp.ndarray
     z0: jnp.ndarray
+    jump_prob: float = eqx.field(static=True)
+    jump_size: float = eqx.field(static=True)
 
-    def __init__(self, rho: float, sigma: float, z0: float = 0.0):
+    def __init__(
+        self, rho: float, sigma: float, z0: float = 0.0, jump_prob: float = 0.0, jump_size: float = 0.0
+    ):
         if not abs(float(rho)) < 1:
             raise ValueError(f"AR1.rho = {rho!r}: need |rho| < 1 for a stationary shock process.")
         if not float(sigma) >= 0:
             raise ValueError(f"AR1.sigma = {sigma!r}: the innovation s.d. must be >= 0.")
+        if not 0.0 <= float(jump_prob) < 1.0:
+            raise ValueError(f"AR1.jump_prob = {jump_prob!r}: a probability per period must lie in [0, 1).")
+        if not np.isfinite(float(jump_size)):
+            raise ValueError(f"AR1.jump_size = {jump_size!r} must be a finite number.")
         self.rho = jnp.asarray(float(rho))
         self.sigma = jnp.asarray(float(sigma))
         self.z0 = jnp.asarray(float(z0))
+        self.jump_prob = float(jump_prob)
+        self.jump_size = float(jump_size)
+
+    @property
+    def jumps(self) -> bool:
+        """True when the process has rare jumps (jump_prob > 0 and jump_size != 0)."""
+        return self.jump_prob > 0.0 and self.jump_size != 0.0
 
     def initial(self, key):
         return self.z0
 
     def step(self, key, z, t):
-        return self.rho * z + self.sigma * jax.random.normal(key, jnp.shape(z), jnp.result_type(z))
+        dtype = jnp.result_type(z)
+        if not self.jumps:  # the plain process draws exactly as it always has
+            return self.rho * z + self.sigma * jax.random.normal(key, jnp.shape(z), dtype)
+        k_eps, k_jump = jax.random.split(key)
+        hit = jax.random.bernoulli(k_jump, self.jump_prob, jnp.shape(z))
+        jump = jnp.where(hit, jnp.asarray(self.jump_size, dtype), jnp.zeros((), dtype))
+        return self.rho * z + self.sigma * jax.random.normal(k_eps, jnp.shape(z), dtype) + jump
 
     @property
     def deterministic(self) -> bool:
-        return bool(float(self.sigma) == 0.0)
+        return bool(float(self.sigma) == 0.0) and not self.jumps
 
 
 class MarkovChain(CommonNoise):

@@ -127,7 +127,9 @@ class Aiyagari(hm.SavingsEconomy):
     ("double_exponential", "geometric" with ``grid_pivot``, "uniform").
     Labour and policy: ``labour`` ("exogenous" or "ghh" with ``chi``, ``frisch``), ``tax`` rate on
     labour income rebated lump-sum.
-    Aggregate risk: ``aggregate_risk``, log TFP AR(1) ``tfp_rho``, ``tfp_sd`` (innovation s.d.).
+    Aggregate risk: ``aggregate_risk``, log TFP AR(1) ``tfp_rho``, ``tfp_sd`` (innovation s.d.), and
+    rare disasters: each quarter with probability ``disaster_prob`` log TFP jumps by ``disaster_size``
+    (e.g. -0.1), decaying at ``tfp_rho`` (:class:`hetmacro.AR1`'s jump; 0 by default: none).
     Game form: ``n_actions`` consumption shares, horizon ``T`` (None: infinite), ``timing``,
     ``price_guard`` g in the price formulas; mu_0 is uniform over the grid x chain.
 
@@ -173,6 +175,8 @@ class Aiyagari(hm.SavingsEconomy):
     aggregate_risk: bool = static(False)
     tfp_rho: float = static(0.9)
     tfp_sd: float = static(0.0)
+    disaster_prob: float = static(0.0)
+    disaster_size: float = static(0.0)
     # the game form
     n_actions: int = static(20)
     T: int | None = static(None)
@@ -196,6 +200,7 @@ class Aiyagari(hm.SavingsEconomy):
             ("delta", lambda v: 0 <= v <= 1, "the depreciation rate must lie in [0, 1]"),
             ("Z", lambda v: v > 0, "TFP must be positive"),
             ("tfp_sd", lambda v: v >= 0, "the TFP innovation s.d. must be >= 0"),
+            ("disaster_prob", lambda v: 0 <= v < 1, "a disaster's probability per period must lie in [0, 1)"),
             ("tax", lambda v: 0 <= v < 1, "the labour-income tax rate must lie in [0, 1)"),
             ("chi", lambda v: v > 0, "the disutility weight of hours must be positive"),
             ("frisch", lambda v: v > 0, "the Frisch elasticity must be positive"),
@@ -225,6 +230,16 @@ class Aiyagari(hm.SavingsEconomy):
             raise ValueError(
                 f"{name}: a geometric grid from a_min = {lo} needs a_min + grid_pivot > 0, got grid_pivot = "
                 f"{pivot}. Fix: grid_pivot > {-lo:g} (e.g. {-lo + 0.25:g}), or grid_kind='double_exponential'."
+            )
+        # without aggregate risk (a steady state) the disasters are switched off with the rest of it
+        if (
+            self.aggregate_risk
+            and self.disaster_prob > 0
+            and not (self._ar1_tfp() and self.disaster_size != 0)
+        ):
+            raise ValueError(
+                f"{name}: disaster_prob = {self.disaster_prob} needs the AR(1) TFP process and a disaster_size "
+                f"other than 0 (got {self.disaster_size})."
             )
         if self.aggregate_risk and self._ar1_tfp() and _concrete(self.tfp_sd) == 0.0:
             raise ValueError(
@@ -389,7 +404,12 @@ class Aiyagari(hm.SavingsEconomy):
 
     def common_noise(self):
         if self.aggregate_risk:
-            return hm.AR1(float(self.tfp_rho), float(self.tfp_sd))
+            return hm.AR1(
+                float(self.tfp_rho),
+                float(self.tfp_sd),
+                jump_prob=float(self.disaster_prob),
+                jump_size=float(self.disaster_size),
+            )
         return hm.NoNoise()
 
     def without_aggregate_risk(self):

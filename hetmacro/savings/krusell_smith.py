@@ -150,6 +150,12 @@ def ks_problem(model, K_center: float, n_K: int = 7, K_width: float = 0.2, n_z: 
             discrete = True
             labels = ("bad", "good") if pi_z.shape[0] == 2 else tuple(f"z{j}" for j in range(pi_z.shape[0]))
         elif isinstance(noise, AR1):
+            if noise.jumps:
+                raise ValueError(
+                    f"the Krusell-Smith algorithm discretises {name}'s TFP process on Rouwenhorst states, which "
+                    f"cannot hold its rare jumps (probability {noise.jump_prob:g}, size {noise.jump_size:g}). "
+                    "Fix: solve the economy without them (disaster_prob=0), or use method='rspg'."
+                )
             if n_z < 2:
                 raise ValueError(f"n_z = {n_z}: an AR(1) TFP process needs at least 2 Rouwenhorst states.")
             chain = rouwenhorst(

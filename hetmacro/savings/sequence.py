@@ -494,6 +494,14 @@ def solve_linear(model, config) -> Solution:
     """
     t0 = time.perf_counter()
     _check_model(model)
+    noise = model.common_noise()
+    if isinstance(noise, AR1) and noise.jumps:
+        raise ValueError(
+            f"linear: {type(model).__name__} has rare jumps in its TFP process (probability "
+            f"{noise.jump_prob:g}, size {noise.jump_size:g}); a first-order solution around the steady state "
+            "is certainty-equivalent and cannot see them. Fix: solve the economy without them (disaster_prob="
+            "0) for its linear rule, or use method='rspg', which learns the response to the risk."
+        )
     T = int(config.T)
     paths, label = _shock_paths(model, config, T)
     names = tuple(paths)
