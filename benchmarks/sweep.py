@@ -254,7 +254,13 @@ def main():
             continue
         extra = f"{r.get('solved_first_bracket', r['solved'])} on the first bracket" if name == "ssj" else ""
         rows.append(
-            [labels.get(name, name), f"{r['solved']}/{cells}", bc.fmt_seconds(r["wall_s"]), bc.fmt_seconds(r["cpu_s"]), extra]
+            [
+                labels.get(name, name),
+                f"{r['solved']}/{cells}",
+                bc.fmt_seconds(r["wall_s"]),
+                bc.fmt_seconds(r["cpu_s"]),
+                extra,
+            ]
         )
     bc.print_table(
         f"Table II cells ({cells}, {n_a} assets x 7 income states), each in a fresh process",
