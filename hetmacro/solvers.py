@@ -332,13 +332,15 @@ class RSPG(Solver):
             shocks under ``ergodic_policy``), a batch of distributions (B, n, m), or a
             :class:`hetmacro.mfg.starts.Starts` ("ergodic").
         ergodic_policy: the policy simulated for ``initial="ergodic"``: "stationary" (the stationary
-            savings policy), a Solution (``ks``, ``linear``, ``rspg``) or (policy, carry) ("stationary").
+            savings policy), "linear" (the model's first-order rule, solved first), a Solution (``ks``,
+            ``linear``, ``rspg``) or (policy, carry) ("stationary").
         n_starts, burn_in, spacing, warmup: ergodic starts for training (64), simulated dates discarded
             (200), dates between starts (10), signal dates the memory is warmed on (40).
         continuation: the value after the truncation: "model", "stationary" (the stationary
             equilibrium's value function) or an (n, m) array ("stationary").
-        init_policy: fit the network to this policy before training: "stationary", a Solution, a
-            (policy, carry) pair, or None ("stationary"); init_steps: its Adam steps (300).
+        init_policy: fit the network to this policy before training: "stationary", "linear" (the
+            model's first-order rule: it has the response to small shocks right from the start), a
+            Solution, a (policy, carry) pair, or None ("stationary"); init_steps: its Adam steps (300).
         interior: also report the exploitability of deviations before this date (T // 2 on an infinite
             horizon, else none).
     """
@@ -396,6 +398,9 @@ class RSPG(Solver):
             _choice(cls, "initial", self.initial, ("model", "stationary", "ergodic"))
         if isinstance(self.continuation, str):
             _choice(cls, "continuation", self.continuation, ("model", "stationary"))
+        for name in ("init_policy", "ergodic_policy"):
+            if isinstance(getattr(self, name), str):
+                _choice(cls, name, getattr(self, name), ("stationary", "linear"))
         if self.head is not None:
             _choice(cls, "head", self.head, ("categorical", "kumaraswamy", "beta"))
         if self.noise_paths is not None:

@@ -231,3 +231,24 @@ def test_signal_standardisation_is_fixed_and_survives_the_spec(x64):
             "signal_center": [0.5] * d, "signal_scale": [2.0] * d}  # fmt: skip
     pol = NetworkPolicy.from_spec(game, **spec)
     assert pol.network.signal.signal_center == (0.5,) * d and pol.spec()["signal_scale"] == [2.0] * d
+
+
+@pytest.mark.slow
+def test_a_warm_start_on_the_linear_rule(x64):
+    """init_policy="linear" solves the model's first-order rule and fits the network to it before training:
+    the fitted network's impulse response to a 1% TFP shock is the linear one (before any training step);
+    names other than "stationary" and "linear" are refused before any work."""
+    with pytest.raises(ValueError, match="init_policy"):
+        hm.RSPG(init_policy="ks")
+    model = KrusellSmith.from_calibration("krusell_smith_1998:ssj", grid_kind="geometric", n_a=40)
+    sol = hm.solve(model, method="rspg", horizon=12, iterations=1, lr=1e-12, init_policy="linear",
+                   ergodic_policy="linear", n_starts=8, burn_in=60, warmup=20, init_steps=400, eval_paths=4,
+                   keep_paths=1, **QUIET)  # fmt: skip
+    assert sol.result.init_policy == "Solution(linear)" and sol.result.initial == "ergodic (Solution(linear))"
+    lin = hm.solve(model, method="linear", horizon=10).result.irf
+    own = sol.irf("z", 0.01, horizon=10, paths=8)
+    gap = {
+        col: np.abs(own[col].to_numpy()[:4] - lin[col].to_numpy()[:4]) / np.max(np.abs(lin[col].to_numpy()))
+        for col in ("C (%)", "K (%)", "r (pp)")
+    }  # first 4 quarters, as a share of the linear peak (measured: at most 3%, 3%, 2%)
+    assert gap["C (%)"][0] < 0.05 and gap["K (%)"].max() < 0.05 and gap["r (pp)"].max() < 0.05, gap

@@ -11,7 +11,7 @@ infinite-horizon question at the ergodic set (docs/rspg.md, "Infinite horizon"):
   (0 for an economy that declares none: households would be taught that the world ends and eat their
   wealth). Its error is the gap between V_ss and the value under aggregate risk, discounted by beta^T;
 - **warm start** (``init_policy=``): before training, the network is fitted to a given policy (the
-  stationary savings policy, the Krusell–Smith rule, the linear rule) by cross-entropy on the action
+  stationary savings policy, the Krusell–Smith rule, the linear rule: ``init_policy="linear"``) by cross-entropy on the action
   cells along that policy's own flows (:func:`fit_to_policy`), so that training improves on the steady
   state's savings behaviour instead of learning it from scratch.
 """
@@ -100,6 +100,10 @@ def plan_horizon(model, game: Game, config, T: int, key, n_eval: int) -> Horizon
         config.init_policy if config.init_policy is not None else ("stationary" if infinite else None)
     )
     ergodic_policy = config.ergodic_policy if config.ergodic_policy is not None else "stationary"
+    if _named(init_policy, "linear") or _named(ergodic_policy, "linear"):
+        linear = linear_solution(model)  # one solve serves both
+        init_policy = linear if _named(init_policy, "linear") else init_policy
+        ergodic_policy = linear if _named(ergodic_policy, "linear") else ergodic_policy
     for given in (init_policy, ergodic_policy):  # refuse another game's policy before any work
         if isinstance(given, Solution):
             resolve_policy(game, given)
@@ -176,6 +180,17 @@ def stationary_solution(model, game: Game):
     return sol
 
 
+def linear_solution(model):
+    """The model's first-order solution (``method="linear"``), whose rule reacts to the TFP shock: a warm
+    start (``init_policy="linear"``) that already has the response to small shocks right, or the policy
+    simulated for ergodic starts (``ergodic_policy="linear"``). Its solver refuses economies it cannot
+    linearise, with its own message."""
+    from ..solvers import solve
+
+    with jax.enable_x64(True):
+        return solve(model, method="linear")
+
+
 def stationary_policy(game: Game, stationary):
     """The stationary savings policy as a policy of ``game`` (consumption shares at each date's prices)."""
     from ..savings.rules import GamePolicy, StationaryRule
@@ -185,10 +200,11 @@ def stationary_policy(game: Game, stationary):
 
 
 def resolve_policy(game: Game, policy, stationary=None):
-    """(policy(carry, agg) -> (carry, pi), carry) from "stationary", a Solution, or such a pair."""
+    """(policy(carry, agg) -> (carry, pi), carry) from "stationary", a Solution, or such a pair ("linear" is
+    made a Solution by :func:`plan_horizon`)."""
     if isinstance(policy, str):
         if policy != "stationary":
-            raise ValueError(f"a policy given by name must be 'stationary', got {policy!r}.")
+            raise ValueError(f"a policy given by name must be 'stationary' or 'linear', got {policy!r}.")
         return stationary_policy(game, stationary)
     if isinstance(policy, Solution):
         if policy.game is None or (policy.game.n, policy.game.m, policy.game.A) != (game.n, game.m, game.A):
