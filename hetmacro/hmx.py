@@ -98,6 +98,12 @@ class _Encoder:
             return {
                 "__aggstate__": {"mu": self(x.mu), "z": self(x.z), "t": self(x.t), "values": self(x.values)}
             }
+        from .mfg.starts import Starts
+
+        if isinstance(x, Starts):
+            return {
+                "__starts__": {"mu": self(x.mu), "z": self(x.z), "history": self(x.history), "kind": x.kind}
+            }
         if isinstance(x, dict):
             return {"__dict__": [[self(k), self(v)] for k, v in x.items()]}
         if isinstance(x, tuple):
@@ -150,6 +156,11 @@ class _Decoder:
         if "__aggstate__" in x:
             a = x["__aggstate__"]
             return AggState(self(a["mu"]), self(a["z"]), self(a["t"]), self(a["values"]))
+        if "__starts__" in x:
+            from .mfg.starts import Starts
+
+            st = x["__starts__"]
+            return Starts(self(st["mu"]), self(st["z"]), self(st["history"]), st["kind"])
         if "__dict__" in x:
             return {_hashable(self(k)): self(v) for k, v in x["__dict__"]}
         if "__tuple__" in x:
@@ -412,6 +423,9 @@ def save(sol, path) -> Path:
     body = {
         "method": sol.method,
         "game_dtype": None if game is None else str(jnp.dtype(game.dtype)),
+        # the value after a truncated infinite horizon (Game.with_continuation), which the game's
+        # exploitability and best responses use: recompiling the model alone would lose it
+        "continuation": None if game is None else enc(game.continuation),
         "policy": _encode_policy(sol.policy, game, enc),
         "flows": enc(sol.flows),
         "values": enc(sol.values),
@@ -553,6 +567,9 @@ def read(path, model_class=None) -> dict:
     if game_dtype is not None:
         with jax.enable_x64(game_dtype == "float64"):
             game = compile(model, dtype=jnp.dtype(game_dtype))
+            continuation = dec(body.get("continuation"))  # absent from files written before it was kept
+            if continuation is not None:
+                game = game.with_continuation(continuation)
     return {
         "method": body["method"],
         "model": model,

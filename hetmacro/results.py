@@ -106,8 +106,9 @@ class RSPGResult:
         interior_until, exploitability_interior, exploitability_interior_se: the clairvoyant
             exploitability of a best response that deviates only before date ``interior_until`` (on a
             truncated infinite horizon: without the truncation's own gain), and its standard error.
-        starts: the evaluation paths' starting points (:class:`hetmacro.mfg.starts.Starts`, transient),
-            where ``sol.irf`` starts by default; None when paths start from the model's distribution.
+        starts: the evaluation paths' starting points (:class:`hetmacro.mfg.starts.Starts`, saved with
+            the Solution), where ``sol.irf`` starts by default; None when paths start from the model's
+            distribution.
     """
 
     options: dict
@@ -134,7 +135,7 @@ class RSPGResult:
     interior_until: int | None = None
     exploitability_interior: float | None = None
     exploitability_interior_se: float | None = None
-    starts: object = transient()
+    starts: object = None
 
 
 @dataclasses.dataclass

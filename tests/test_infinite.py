@@ -13,6 +13,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pandas as pd
 import pytest
 
 import hetmacro as hm
@@ -161,7 +162,7 @@ def test_ergodic_starts_are_the_simulation_at_their_dates(ks, x64):
 
 
 @pytest.mark.slow
-def test_warm_started_rspg_improves_on_the_stationary_rule_from_the_ergodic_set(ks, x64):
+def test_warm_started_rspg_improves_on_the_stationary_rule_from_the_ergodic_set(ks, x64, tmp_path):
     """Trained from ergodic starts with the stationary continuation value and warm-started on the
     stationary savings rule, RSPG's exploitability on the same starts and noise paths is below the
     rule's (on this economy the rule scores ~0.08, RSPG after 15 iterations ~0.01)."""
@@ -185,6 +186,13 @@ def test_warm_started_rspg_improves_on_the_stationary_rule_from_the_ergodic_set(
     dev = irf["K (%)"].to_numpy()
     assert dev[0] == 0 and np.all(dev[1:] > 0)  # capital rises after a TFP rise
     assert np.all(irf["K (%) se"].to_numpy()[1:] > 0)
+    # Saved and reloaded, the Solution keeps its starts and its continuation value: the same IRF, the
+    # same exploitability of its policy (before, a reloaded RSPG started from the model's distribution).
+    back = hm.load(sol.save(tmp_path / "ks.hmx"))
+    assert back.result.starts.kind == "ergodic"
+    np.testing.assert_array_equal(np.asarray(back.result.starts.mu), np.asarray(sol.result.starts.mu))
+    np.testing.assert_array_equal(np.asarray(back.game.continuation), np.asarray(sol.game.continuation))
+    pd.testing.assert_frame_equal(back.irf("z", 0.01, horizon=8, paths=6, se=True), irf)
 
 
 def test_init_policy_from_another_model_is_refused(x64):
