@@ -123,15 +123,25 @@ class Game(eqx.Module):
         ii, jj = jnp.meshgrid(jnp.arange(self.n), jnp.arange(self.m), indexing="ij")
         return jax.vmap(jax.vmap(f))(ii, jj)
 
-    def _over_states_actions(self, f):
-        """Vectorise f(s, a) over (n, m, A)."""
-        acts = self.actions.values
+    def _over_states_actions(self, f, inner=None):
+        """Vectorise f(s, a) over (n, m, A), or f(s, a, e) over (n, m, A, K) for ``inner`` = the K values
+        of e (innermost), as one vmap over the flattened points.
 
-        def at(i, j):
-            s = self._state(i, j)
-            return jax.vmap(lambda a: f(s, a))(acts)
-
-        return self._over_states(at)
+        One flat axis, not nested vmaps: XLA's CPU loops over a 4-D broadcast (n, 1, A, K) cost 2-3x
+        those over the same values laid out flat (benchmarks/pushforward.py, the kernel of the LQ game).
+        The point p = ((i m + j) A + a) K + k is decoded by integer division; the values are the same.
+        """
+        n, m, A = self.n, self.m, self.A
+        K = 1 if inner is None else int(inner.shape[0])
+        p = jnp.arange(n * m * A * K, dtype=jnp.int32)
+        i, j, a = p // (m * A * K), (p // (A * K)) % m, (p // K) % A
+        acts = self.actions.values[a]
+        if inner is None:
+            out = jax.vmap(lambda i_, j_, a_: f(self._state(i_, j_), a_))(i, j, acts)
+            return jax.tree.map(lambda x: x.reshape(n, m, A, *x.shape[1:]), out)
+        e = inner[p % K]
+        out = jax.vmap(lambda i_, j_, a_, e_: f(self._state(i_, j_), a_, e_))(i, j, acts, e)
+        return jax.tree.map(lambda x: x.reshape(n, m, A, K, *x.shape[1:]), out)
 
     # --- aggregate state --------------------------------------------------------------------------
     def aggregates(self, mu) -> dict:
@@ -213,11 +223,9 @@ class Game(eqx.Module):
     def kernel(self, agg: AggState, z_next) -> Kernel:
         """Next-state lottery of every (s, a) given the aggregate state and the next common noise."""
 
-        def next_values(s, a):
-            return jax.vmap(lambda e: self.model.transition(s, a, e, agg))(self.eps)
-
-        x_next = self._over_states_actions(next_values).astype(self.dtype)
-        i, t = self.grid.lottery(x_next)
+        x_next = self._over_states_actions(lambda s, a, e: self.model.transition(s, a, e, agg), self.eps)
+        i, t = self.grid.lottery(x_next.astype(self.dtype).reshape(-1))
+        i, t = i.reshape(x_next.shape), t.reshape(x_next.shape)
         return Kernel(i, jax.lax.stop_gradient(t), self.eps_p, self.chain_matrix(agg.z, z_next))
 
     def chain_matrix(self, z, z_next):
@@ -237,14 +245,18 @@ class Game(eqx.Module):
         over noise paths (benchmarks/pushforward.py); the sums are the same, in the same order.
         """
         n, m = self.n, self.m
-        w = (mu[:, :, None] * pi)[..., None] * kern.p
-        flat = (kern.i + n * jnp.arange(m, dtype=kern.i.dtype)[None, :, None, None]).reshape(-1, 1)
+        K = kern.p.shape[0]
+        # Flat (n m A K) arrays throughout: 1-D loops, not 4-D broadcasts (see _over_states_actions).
+        w = ((mu[:, :, None] * pi).reshape(-1, 1) * kern.p).reshape(-1)
+        t = kern.t.reshape(-1)
+        j = (jnp.arange(w.shape[0], dtype=kern.i.dtype) // (pi.shape[-1] * K)) % m
+        flat = (kern.i.reshape(-1) + n * j).reshape(-1, 1)
         one = jax.lax.ScatterDimensionNumbers(
             update_window_dims=(), inserted_window_dims=(0,), scatter_dims_to_operand_dims=(0,)
         )
         out = jnp.zeros((m * n,), mu.dtype)
-        out = jax.lax.scatter_add(out, flat, (w * (1 - kern.t)).astype(mu.dtype).reshape(-1), one)
-        out = jax.lax.scatter_add(out, flat + 1, (w * kern.t).astype(mu.dtype).reshape(-1), one)
+        out = jax.lax.scatter_add(out, flat, (w * (1 - t)).astype(mu.dtype), one)
+        out = jax.lax.scatter_add(out, flat + 1, (w * t).astype(mu.dtype), one)
         return out.reshape(m, n).T @ kern.P
 
     def expect_q(self, v, kern: Kernel):
@@ -255,9 +267,11 @@ class Game(eqx.Module):
         """
         m = self.m
         W = (v @ kern.P.T).reshape(-1)
-        flat = kern.i * m + jnp.arange(m, dtype=kern.i.dtype)[None, :, None, None]
-        g = (1 - kern.t) * W[flat] + kern.t * W[flat + m]
-        return g @ kern.p
+        i, t = kern.i.reshape(-1), kern.t.reshape(-1)  # flat, as in push
+        j = (jnp.arange(i.shape[0], dtype=i.dtype) // (kern.i.shape[2] * kern.i.shape[3])) % m
+        flat = i * m + j
+        g = (1 - t) * W[flat] + t * W[flat + m]
+        return g.reshape(kern.i.shape) @ kern.p
 
     def expect(self, v, pi, kern: Kernel):
         """(A(pi) v)[s] = sum_a pi(a|s) E[v(s') | s, a]; the adjoint of ``push``. Shape (n, m)."""
