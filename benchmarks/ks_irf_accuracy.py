@@ -1,22 +1,25 @@
 """How close RSPG's impulse responses come to the linear solution's, by warm start and training length.
 
 SSJ's Krusell–Smith calibration (AR(1) log TFP; beta and Z calibrated to r = 1%, Y = 1 by
-``method="linear"``) on ``--n-a`` assets. For each configuration "init:iterations" RSPG is trained from
+``method="linear"``) on ``--n-a`` assets. For each configuration "init:iterations[:refresh]" RSPG is trained from
 the ergodic set of the linear rule (horizon 40, 8 paths per iteration, the stationary value after the
 truncation), warm-started on the stationary savings rule (``init_policy="stationary"``, the default) or
-on the linear rule (``init_policy=<the linear Solution>``); then its generalised IRF to a 1% TFP shock
+on the linear rule (``init_policy=<the linear Solution>``), its starts optionally re-drawn every
+``refresh`` iterations under its own policy (``refresh_starts``); then its generalised IRF to a 1% TFP shock
 (32 paths from its evaluation starts, common random numbers) is compared with the linear IRF at every
 horizon 0..40.
 
 Printed per configuration and series (K, C, Y, r, w): max over h of |RSPG - linear| as a share of the
-linear IRF's peak, the horizon where it is largest, C on impact (both methods), and RSPG's wall time. A
+linear IRF's peak, the horizon where it is largest, C on impact (both methods), the mean K of a long
+simulation (2,000 quarters) under RSPG's own policy from its own ergodic set beside the linear rule's
+on the same noise, and RSPG's wall time. A
 1% shock in log TFP raises TFP by e^0.01 - 1 = 1.005%: Y and w differ from the linear IRF (which is in
 log deviations) by 0.5% of their peak on that account alone.
 
 Usage::
 
     python benchmarks/ks_irf_accuracy.py                  # 100 assets; stationary:100 stationary:200 linear:100 linear:200
-    python benchmarks/ks_irf_accuracy.py --configs linear:300 --n-a 200
+    python benchmarks/ks_irf_accuracy.py --configs linear:200:25         # starts re-drawn every 25 iterations
     python benchmarks/ks_irf_accuracy.py --quick          # 60 assets, 5 iterations each
 """
 
@@ -31,8 +34,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as bc  # noqa: E402
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
+from ks_rspg import moments  # noqa: E402
 
 import hetmacro as hm  # noqa: E402
+from hetmacro.mfg import infinite  # noqa: E402
+from hetmacro.mfg import starts as st  # noqa: E402
 from hetmacro.models import KrusellSmith  # noqa: E402
 
 SERIES = ("K (%)", "C (%)", "Y (%)", "r (pp)", "w (%)")
@@ -49,7 +55,7 @@ def options(parser):
 def main(argv=None):
     args = bc.parse_args(__doc__.splitlines()[0], argv, extra=options)
     n_a = args.n_a or (60 if args.quick else 100)
-    configs = [(c.split(":")[0], int(c.split(":")[1])) for c in (args.configs or ("stationary:5,linear:5" if args.quick else DEFAULT)).split(",")]  # fmt: skip
+    configs = [(c.split(":") + [0])[:3] for c in (args.configs or ("stationary:5,linear:5:2" if args.quick else DEFAULT)).split(",")]  # fmt: skip
     info = bc.machine()
     print(f"machine: {bc.describe_machine(info)}\n")
     out = {"benchmark": "ks_irf_accuracy", "machine": info, "n_a": n_a, "runs": []}
@@ -58,16 +64,30 @@ def main(argv=None):
         lin = hm.solve(base, method="linear", calibrate_to={"r": 0.01, "Y": 1.0}, T=300, horizon=40)
         lin_irf = lin.result.irf
         rows = []
-        for init, iterations in configs:
-            bc.log(f"RSPG, init_policy={init}, {iterations} iterations ...")
+        stat = None
+        for init, iterations, refresh in configs:
+            iterations, refresh = int(iterations), int(refresh) or None
+            bc.log(f"RSPG, init_policy={init}, {iterations} iterations, refresh_starts={refresh} ...")
             t0 = time.perf_counter()
             sol = hm.solve(lin.model, method="rspg", horizon=40, iterations=iterations, paths=8, eval_paths=8,
                            keep_paths=2, initial="ergodic", ergodic_policy=lin,
                            init_policy={"stationary": "stationary", "linear": lin}[init], init_steps=300,
-                           progress=False)  # fmt: skip
+                           refresh_starts=refresh, progress=False)  # fmt: skip
             seconds = time.perf_counter() - t0
             own = sol.irf("z", 0.01, horizon=40, paths=32, se=True)
-            run = {"init": init, "iterations": iterations, "seconds": seconds, "series": {}}
+            run = {
+                "init": init,
+                "iterations": iterations,
+                "refresh": refresh,
+                "seconds": seconds,
+                "series": {},
+            }
+            game = sol.game
+            stat = stat or infinite.stationary_solution(lin.model, game)
+            own_set = st.ergodic_starts(game, sol.policy, sol.initial_carry(), jax.random.PRNGKey(123), 2,
+                                        start=st.stationary_start(game, stat), burn_in=300, spacing=10, warmup=40)  # fmt: skip
+            run["mean_K"] = {"rspg": moments(game, sol.policy, None, own_set, 2000)["mean K"],
+                             "linear rule": moments(game, lin.policy_fn(), lin.initial_carry(), own_set, 2000)["mean K"]}  # fmt: skip
             for col in SERIES:
                 ref, got = lin_irf[col].to_numpy()[:41], own[col].to_numpy()[:41]
                 share = np.abs(got - ref) / np.max(np.abs(ref))
@@ -75,16 +95,19 @@ def main(argv=None):
             run["C_impact"] = {"rspg": float(own["C (%)"].iloc[0]), "linear": float(lin_irf["C (%)"].iloc[0])}
             out["runs"].append(run)
             rows.append(
-                [f"{init}, {iterations} its"]
+                [f"{init}, {iterations} its" + (f", re-drawn /{refresh}" if refresh else "")]
                 + [f"{v['max_share_of_peak']:.1%} (h={v['at_h']})" for v in run["series"].values()]
                 + [
                     f"{run['C_impact']['rspg']:.3f} / {run['C_impact']['linear']:.3f}",
+                    f"{run['mean_K']['rspg']:.3f} / {run['mean_K']['linear rule']:.3f}",
                     bc.fmt_seconds(seconds),
                 ]
             )
     bc.print_table(
         f"max |RSPG - linear| / linear peak over h = 0..40, 1% TFP shock ({n_a} assets x 7 income states)",
-        ["warm start, training"] + list(SERIES) + ["C at h=0 rspg / linear", "RSPG time"],
+        ["warm start, training"]
+        + list(SERIES)
+        + ["C at h=0 rspg / linear", "mean K rspg / linear rule", "RSPG time"],
         rows,
     )
     if args.json:

@@ -292,6 +292,7 @@ INFINITE_HORIZON = (
     "init_policy",
     "init_steps",
     "interior",
+    "refresh_starts",
 )
 
 
@@ -343,6 +344,9 @@ class RSPG(Solver):
             Solution, a (policy, carry) pair, or None ("stationary"); init_steps: its Adam steps (300).
         interior: also report the exploitability of deviations before this date (T // 2 on an infinite
             horizon, else none).
+        refresh_starts: every this many iterations, re-draw the ergodic training starts from a simulation
+            under the network being trained, so that it learns where its own economy settles (None:
+            the starts stay those of ``ergodic_policy``).
     """
 
     method = "rspg"
@@ -386,10 +390,12 @@ class RSPG(Solver):
     init_policy: object = None
     init_steps: int = 300
     interior: int | None = None
+    refresh_starts: int | None = None
 
     def __check_init__(self):
         cls = type(self).__name__
         _positive(cls, n_starts=self.n_starts, spacing=self.spacing, init_steps=self.init_steps)
+        _positive(cls, refresh_starts=self.refresh_starts)
         if self.burn_in < self.warmup or self.warmup < 0:
             raise ValueError(
                 f"{cls}: need 0 <= warmup <= burn_in, got warmup = {self.warmup}, burn_in = {self.burn_in}."

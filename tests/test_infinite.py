@@ -260,3 +260,39 @@ def test_a_warm_start_on_the_linear_rule(x64):
         for col in ("C (%)", "K (%)", "r (pp)")
     }  # first 4 quarters, as a share of the linear peak (measured: at most 3%, 3%, 2%)
     assert gap["C (%)"][0] < 0.05 and gap["K (%)"].max() < 0.05 and gap["r (pp)"].max() < 0.05, gap
+
+
+@pytest.mark.slow
+def test_training_starts_redrawn_under_the_networks_own_policy(x64):
+    """refresh_starts=k: every k iterations the training starts are a new simulation of the economy under
+    the network being trained, from the latest previous start; same shapes (nothing recompiles), each a
+    distribution, and the result says so."""
+    from hetmacro.mfg import rspg as rspg_module
+    from hetmacro.mfg.training import compiled_chunk
+
+    model = KrusellSmith.from_calibration("krusell_smith_1998:ssj", grid_kind="geometric", n_a=40)
+    options = dict(horizon=10, iterations=4, n_starts=4, burn_in=40, spacing=5, warmup=10, init_steps=50,
+                   eval_paths=2, keep_paths=1, **QUIET)  # fmt: skip
+    config = hm.RSPG(refresh_starts=2, **options)
+    setup = rspg_module.configure(model, config)
+    old = setup.trainer.starts
+    new = rspg_module._redrawn_starts(setup, setup.params, 2).starts
+    assert new.mu.shape == old.mu.shape and new.history.shape == old.history.shape
+    np.testing.assert_allclose(np.asarray(new.mu).sum(axis=(1, 2)), 1.0, atol=1e-10)
+    assert np.all(np.asarray(new.mu) >= 0) and not np.allclose(np.asarray(new.mu), np.asarray(old.mu))
+    # the first re-drawn start is the network's own rollout from the last old start, at date burn_in + spacing
+    policy = NetworkPolicy(
+        eqx.combine(setup.params, setup.static), setup.features, setup.game, setup.net_spec
+    )
+    last = old.take(np.asarray([old.size - 1]))
+    key = jax.random.fold_in(jax.random.fold_in(setup.k_train, 7), 2)
+    flow = setup.game.rollout(key, policy, policy.carry_after(last.history[0]), T=45,
+                              agg0=setup.game.aggregate_state(last.mu[0], jax.tree.map(lambda z: z[0], last.z), 0))  # fmt: skip
+    np.testing.assert_allclose(np.asarray(new.mu[0]), np.asarray(flow.aggs.mu[45]), atol=1e-12)
+    compiled_chunk(setup.trainer, setup.params, setup.opt_state, setup.k_train, 1)
+    trainer2 = eqx.tree_at(lambda t: t.starts, setup.trainer, new)
+    assert compiled_chunk(trainer2, setup.params, setup.opt_state, setup.k_train, 1)[1] == 0.0  # no compile
+    sol = hm.solve(model, method="rspg", refresh_starts=2, **options)
+    assert "re-drawn every 2 iterations" in sol.result.initial
+    with pytest.raises(ValueError, match="refresh_starts = 0 must be positive"):
+        hm.RSPG(refresh_starts=0)

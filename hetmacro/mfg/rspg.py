@@ -51,6 +51,7 @@ from .exploitability import (
 )
 from .infinite import fit_to_policy, plan_horizon, resolve_policy, signal_standardisation
 from .policies import NetworkPolicy, new_network
+from .starts import ergodic_starts
 from .training import Trainer, compiled_chunk
 
 __all__ = [
@@ -197,6 +198,10 @@ class _Setup:
     checkpoint: Path | None
     progress: bool
     callback: object
+    refresh: int = (
+        0  # re-draw the training starts from the network's own ergodic set every this many iterations
+    )
+    refresh_options: dict | None = None  # burn_in, spacing, warmup of the re-draw
 
 
 @dataclasses.dataclass
@@ -297,6 +302,12 @@ def configure(model, config, game: Game | None = None) -> _Setup:
     )
     eval_zs, eval_w, eval_starts = evaluation_paths(game, mode, tree, k_eval, n_eval, int(T), eval_starts)
     horizon_info = {**hz.info, "init_fit_kl": fit_kl}
+    if config.refresh_starts and train_starts is not None:
+        horizon_info["initial"] += (
+            f", re-drawn every {int(config.refresh_starts)} iterations under its own policy"
+        )
+    elif config.refresh_starts:
+        raise ValueError("refresh_starts needs starts from the ergodic set (initial='ergodic').")
     signature = {
         "method": method,
         "model": type(model).__name__,
@@ -332,6 +343,12 @@ def configure(model, config, game: Game | None = None) -> _Setup:
         checkpoint=Path(config.checkpoint) if config.checkpoint is not None else None,
         progress=bool(config.progress),
         callback=config.callback,
+        refresh=int(config.refresh_starts or 0) if train_starts is not None else 0,
+        refresh_options={
+            "burn_in": int(config.burn_in),
+            "spacing": int(config.spacing),
+            "warmup": int(config.warmup) if config.recurrent else 0,
+        },
     )
 
 
@@ -356,6 +373,23 @@ def _evaluate_on_paths(setup: _Setup, params, training: _Training, it: int):
         }
     )
     return J, J_br
+
+
+def _redrawn_starts(setup: _Setup, params, it: int) -> Trainer:
+    """The trainer with its starts re-drawn from the ergodic set of the network being trained: a simulation
+    under the current policy from the latest of the previous starts (its memory warmed on that start's
+    history), the same number of starts, burn-in, spacing and warm-up. Where the economy settles under
+    RSPG's own policy can differ from where the policy that drew the first starts left it (the linear or
+    stationary rule): training then covers the distributions RSPG's economy visits."""
+    trainer = setup.trainer
+    old = trainer.starts
+    net = eqx.combine(params, setup.static)
+    policy = NetworkPolicy(net, setup.features, setup.game, setup.net_spec)
+    last = old.take(np.asarray([old.size - 1]))
+    carry = policy.carry_after(last.history[0])
+    key = jax.random.fold_in(jax.random.fold_in(setup.k_train, 7), it)
+    new = ergodic_starts(setup.game, policy, carry, key, old.size, start=last, **setup.refresh_options)
+    return eqx.tree_at(lambda t: t.starts, trainer, new)
 
 
 def train(setup: _Setup) -> _Training:
@@ -408,6 +442,11 @@ def train(setup: _Setup) -> _Training:
         while training.iterations < iterations:
             it = training.iterations
             n = min(chunk, iterations - it)
+            if setup.refresh:
+                if it > 0 and it % setup.refresh == 0:
+                    setup.trainer = _redrawn_starts(setup, params, it)
+                    chunk_fn, _ = compiled_chunk(setup.trainer, params, opt_state, setup.k_train, chunk)
+                n = min(n, setup.refresh - it % setup.refresh)  # chunks end where the starts are re-drawn
             t1, c1 = time.perf_counter(), time.process_time()
             params, opt_state, m, done = chunk_fn(params, opt_state, setup.k_train, it, n)
             m = jax.tree.map(np.asarray, m)
