@@ -2,7 +2,7 @@
 
 SSJ's Krusell–Smith calibration (AR(1) log TFP; beta and Z calibrated to r = 1%, Y = 1 by
 ``method="linear"``) on ``--n-a`` assets. For each configuration "init:iterations[:refresh]" RSPG is trained from
-the ergodic set of the linear rule (horizon 40, 8 paths per iteration, the stationary value after the
+the ergodic set of the linear rule (horizon 40 or ``--horizon``, 8 paths per iteration, the stationary value after the
 truncation), warm-started on the stationary savings rule (``init_policy="stationary"``, the default) or
 on the linear rule (``init_policy=<the linear Solution>``), its starts optionally re-drawn every
 ``refresh`` iterations under its own policy (``refresh_starts``); then its generalised IRF to a 1% TFP shock
@@ -18,7 +18,7 @@ log deviations) by 0.5% of their peak on that account alone.
 
 Usage::
 
-    python benchmarks/ks_irf_accuracy.py                  # 100 assets; stationary:100 stationary:200 linear:100 linear:200
+    python benchmarks/ks_irf_accuracy.py                  # 100 assets; the five configurations of docs/rspg.md
     python benchmarks/ks_irf_accuracy.py --configs linear:200:25         # starts re-drawn every 25 iterations
     python benchmarks/ks_irf_accuracy.py --quick          # 60 assets, 5 iterations each
 """
@@ -42,14 +42,15 @@ from hetmacro.mfg import starts as st  # noqa: E402
 from hetmacro.models import KrusellSmith  # noqa: E402
 
 SERIES = ("K (%)", "C (%)", "Y (%)", "r (pp)", "w (%)")
-DEFAULT = "stationary:100,stationary:200,linear:100,linear:200"
+DEFAULT = "stationary:100,stationary:200,linear:100,linear:200,linear:200:25"
 
 
 def options(parser):
     parser.add_argument("--n-a", type=int, default=None, help="asset grid points (default 100; quick 60)")
     parser.add_argument(
-        "--configs", default=None, help=f"comma-separated init:iterations (default {DEFAULT})"
+        "--configs", default=None, help=f"comma-separated init:iterations[:refresh] (default {DEFAULT})"
     )
+    parser.add_argument("--horizon", type=int, default=40, help="RSPG's training horizon (default 40)")
 
 
 def main(argv=None):
@@ -58,7 +59,7 @@ def main(argv=None):
     configs = [(c.split(":") + [0])[:3] for c in (args.configs or ("stationary:5,linear:5:2" if args.quick else DEFAULT)).split(",")]  # fmt: skip
     info = bc.machine()
     print(f"machine: {bc.describe_machine(info)}\n")
-    out = {"benchmark": "ks_irf_accuracy", "machine": info, "n_a": n_a, "runs": []}
+    out = {"benchmark": "ks_irf_accuracy", "machine": info, "n_a": n_a, "horizon": args.horizon, "runs": []}
     with jax.enable_x64(True):
         base = KrusellSmith.from_calibration("krusell_smith_1998:ssj", grid_kind="geometric", n_a=n_a)
         lin = hm.solve(base, method="linear", calibrate_to={"r": 0.01, "Y": 1.0}, T=300, horizon=40)
@@ -69,7 +70,7 @@ def main(argv=None):
             iterations, refresh = int(iterations), int(refresh) or None
             bc.log(f"RSPG, init_policy={init}, {iterations} iterations, refresh_starts={refresh} ...")
             t0 = time.perf_counter()
-            sol = hm.solve(lin.model, method="rspg", horizon=40, iterations=iterations, paths=8, eval_paths=8,
+            sol = hm.solve(lin.model, method="rspg", horizon=args.horizon, iterations=iterations, paths=8, eval_paths=8,
                            keep_paths=2, initial="ergodic", ergodic_policy=lin,
                            init_policy={"stationary": "stationary", "linear": lin}[init], init_steps=300,
                            refresh_starts=refresh, progress=False)  # fmt: skip
@@ -104,7 +105,8 @@ def main(argv=None):
                 ]
             )
     bc.print_table(
-        f"max |RSPG - linear| / linear peak over h = 0..40, 1% TFP shock ({n_a} assets x 7 income states)",
+        f"max |RSPG - linear| / linear peak over h = 0..40, 1% TFP shock ({n_a} assets x 7 income states, "
+        f"RSPG horizon {args.horizon})",
         ["warm start, training"]
         + list(SERIES)
         + ["C at h=0 rspg / linear", "mean K rspg / linear rule", "RSPG time"],

@@ -97,13 +97,14 @@ def test_the_default_job_is_krusell_smith_by_rspg_and_toy_games_are_one_flag_awa
         main(["--out", str(tmp_path / "a")])
     model, config = seen["model"], seen["config"]
     assert type(model).__name__ == "KrusellSmith" and model.tfp_process == "ar1" and model.n_a == 100
-    assert config.method == "rspg" and config.horizon == 40 and config.iterations == 100
+    assert config.method == "rspg" and config.horizon == 80 and config.iterations == 100
+    assert config.init_policy == "linear" and config.ergodic_policy == "linear"
     with pytest.raises(KeyboardInterrupt):
         main(["solve", "beach_bar", "--out", str(tmp_path / "b")])
     assert type(seen["model"]).__name__ == "BeachBar" and seen["config"].method == "dp"
     with pytest.raises(KeyboardInterrupt):
         main(["solve", "krusell_smith", "--option", "iterations=5", "--out", str(tmp_path / "c")])
-    assert seen["config"].iterations == 5 and seen["config"].horizon == 40
+    assert seen["config"].iterations == 5 and seen["config"].horizon == 80
     assert not any(tmp_path.iterdir())  # interrupted runs leave no folder
 
 
