@@ -127,8 +127,9 @@ class Game(eqx.Module):
         """Vectorise f(s, a) over (n, m, A), or f(s, a, e) over (n, m, A, K) for ``inner`` = the K values
         of e (innermost), as one vmap over the flattened points.
 
-        One flat axis, not nested vmaps: XLA's CPU loops over a 4-D broadcast (n, 1, A, K) cost 2-3x
-        those over the same values laid out flat (benchmarks/pushforward.py, the kernel of the LQ game).
+        One flat axis, not nested vmaps: XLA's CPU loops over a 4-D broadcast (n, 1, A, K) are slower than
+        over the same values laid out flat; the whole mean-field step of the macro game takes about half
+        the time it took with nested vmaps, LQ's about 0.7 (``benchmarks/pushforward.py --quick``).
         The point p = ((i m + j) A + a) K + k is decoded by integer division; the values are the same.
         """
         n, m, A = self.n, self.m, self.A
