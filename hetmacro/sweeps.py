@@ -15,8 +15,8 @@ n_e, income_process, ...) compile anew, once per distinct combination; cells are
 **Every core.** Without a client the cells run in this process on ``workers`` threads (one per CPU
 core by default), all calling the same compiled functions: the first cell of each compiled group runs
 alone (it pays the compilation), the others then share the cores. A compiled solve releases Python's
-lock, so two threads on two cores solve an Aiyagari table about 1.7x faster than one after another
-(benchmarks/sweep.py). Running the cells as one ``vmap`` over their values was measured instead and is
+lock, so the threads share the cores: on two cores Aiyagari's Table II takes 12.3 s against 16.5 s
+one cell after another, imports and compilation included (benchmarks/sweep.py). Running the cells as one ``vmap`` over their values was measured instead and is
 slower on a CPU (8 Aiyagari cells: 0.62x a loop), because every cell then runs its inner loops as long as
 the slowest one; memory is one cell per worker.
 
