@@ -17,7 +17,7 @@ core by default), all calling the same compiled functions: the first cell of eac
 alone (it pays the compilation), the others then share the cores. A compiled solve releases Python's
 lock, so the threads share the cores: on two cores Aiyagari's Table II takes 12.3 s against 16.5 s
 one cell after another, imports and compilation included (benchmarks/sweep.py). Running the cells as one ``vmap`` over their values was measured instead and is
-slower on a CPU (8 Aiyagari cells: 0.62x a loop), because every cell then runs its inner loops as long as
+slower on a CPU (8 Aiyagari cells: 0.71x a loop), because every cell then runs its inner loops as long as
 the slowest one; memory is one cell per worker.
 
 **Beyond one machine.** ``client=`` takes a ``dask.distributed.Client`` (``pip install
