@@ -24,12 +24,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _common as bc  # noqa: E402
 import jax  # noqa: E402
-import numpy as np  # noqa: E402
-from ks_rspg import ergodic_batch  # noqa: E402
+from ks_rspg import ergodic_batch, expl_rows, exploitability_table  # noqa: E402
 
 import hetmacro as hm  # noqa: E402
 from hetmacro.mfg import infinite  # noqa: E402
-from hetmacro.mfg.exploitability import policy_exploitability  # noqa: E402
 from hetmacro.models import KrusellSmith  # noqa: E402
 
 
@@ -70,16 +68,12 @@ def main(argv=None):
             "rspg": (rspg.policy, None),
             "stationary rule": infinite.stationary_policy(game, stat),
         }
-        expl = {}
-        for name, (pol, carry) in policies.items():
-            e, i = policy_exploitability(game, pol, carry, held, keys, H, until=H // 2)
-            expl[name] = {"mean": float(e.mean()), "se": float(e.std(ddof=1) / np.sqrt(e.size)),
-                          "interior": float(i.mean())}  # fmt: skip
+        expl = exploitability_table(game, policies, held, keys, H)
     bc.print_table(
         f"Exploitability from the ergodic set ({c['n_a']} assets x {game.m} employment states; horizon {H}, "
         "stationary value after it; 8 held-out starts and noise paths; utility per household)",
         ["policy", "clairvoyant (s.e.)", f"interior (< {H // 2})"],
-        [[k, f"{v['mean']:.4g} ({v['se']:.2g})", f"{v['interior']:.4g}"] for k, v in expl.items()],
+        expl_rows(expl),
     )
     bc.print_table("Wall-clock seconds (this run)", ["method", "seconds"],
                    [["ks", f"{t_ks:.1f}"], ["rspg (compile, fit, train, evaluate)", f"{t_rspg:.1f}"]])  # fmt: skip

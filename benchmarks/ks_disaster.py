@@ -44,12 +44,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as bc  # noqa: E402
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
-from ks_rspg import moments  # noqa: E402
+from ks_rspg import expl_rows, exploitability_table, moments  # noqa: E402
 
 import hetmacro as hm  # noqa: E402
 from hetmacro.mfg import infinite  # noqa: E402
 from hetmacro.mfg import starts as st  # noqa: E402
-from hetmacro.mfg.exploitability import policy_exploitability  # noqa: E402
 from hetmacro.models import KrusellSmith  # noqa: E402
 
 DISASTER_PROB, DISASTER_SIZE = 0.005, -0.10
@@ -103,16 +102,12 @@ def main(argv=None):
         held = st.ergodic_starts(game, rspg.policy, rspg.initial_carry(), jax.random.PRNGKey(123), 8,
                                  start=st.stationary_start(game, stat), burn_in=200, spacing=10, warmup=40)  # fmt: skip
         keys = jax.random.split(jax.random.PRNGKey(2024), c["expl_paths"])
-        expl = {}
-        for name, (pol, carry) in policies.items():
-            e, i = policy_exploitability(game, pol, carry, held, keys, H, until=H // 2)
-            expl[name] = {"mean": float(e.mean()), "se": float(e.std(ddof=1) / np.sqrt(e.size)),
-                          "interior": float(i.mean())}  # fmt: skip
+        expl = exploitability_table(game, policies, held, keys, H)
         bc.print_table(
             f"1. Exploitability in the disaster economy ({c['n_a']} assets; horizon {H}, stationary value after "
             f"it; 8 held-out ergodic starts x {c['expl_paths']} noise paths; utility per household)",
             ["policy", "clairvoyant (s.e.)", f"interior (< {H // 2})"],
-            [[k, f"{v['mean']:.4g} ({v['se']:.2g})", f"{v['interior']:.4g}"] for k, v in expl.items()],
+            expl_rows(expl),
         )
         out["exploitability"] = expl
 

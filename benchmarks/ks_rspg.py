@@ -111,6 +111,22 @@ def ergodic_batch(model, game, ks, stat, n: int, seed: int = 123):
                              start=st.stationary_start(game, stat), burn_in=200, spacing=10, warmup=40)  # fmt: skip
 
 
+def exploitability_table(game, policies: dict, starts, keys, H: int) -> dict:
+    """Each policy's clairvoyant exploitability from the same starts and noise paths over H dates: mean,
+    standard error and the interior figure (deviations before H/2). ``policies``: name -> (policy, carry)."""
+    out = {}
+    for name, (pol, carry) in policies.items():
+        e, i = policy_exploitability(game, pol, carry, starts, keys, H, until=H // 2)
+        out[name] = {"mean": float(e.mean()), "se": float(e.std(ddof=1) / np.sqrt(e.size)),
+                     "interior": float(i.mean())}  # fmt: skip
+    return out
+
+
+def expl_rows(expl: dict) -> list:
+    """The rows of an exploitability table: policy, clairvoyant (s.e.), interior."""
+    return [[k, f"{v['mean']:.4g} ({v['se']:.2g})", f"{v['interior']:.4g}"] for k, v in expl.items()]
+
+
 def moments(game, policy, carry, starts, T: int, seed: int = 77) -> dict:
     """Mean K, s.d. of log Y and corr(C, Y) along one simulation of T dates from the first start."""
     from hetmacro.report.rollout import _roll
@@ -153,12 +169,8 @@ def main(argv=None):
         keys = jax.random.split(jax.random.PRNGKey(2024), 8)
         policies = {"linear": (lin.policy_fn(), lin.initial_carry()), "ks": (ks.policy_fn(), ks.initial_carry()),
                     "rspg": (rspg.policy, None), "stationary rule": infinite.stationary_policy(game, stat)}  # fmt: skip
-        expl = {}
-        for name, (pol, carry) in policies.items():
-            e, i = policy_exploitability(game, pol, carry, held, keys, H, until=H // 2)
-            expl[name] = {"mean": float(e.mean()), "se": float(e.std(ddof=1) / np.sqrt(e.size)),
-                          "interior": float(i.mean())}  # fmt: skip
-        rows = [[k, f"{v['mean']:.4g} ({v['se']:.2g})", f"{v['interior']:.4g}"] for k, v in expl.items()]
+        expl = exploitability_table(game, policies, held, keys, H)
+        rows = expl_rows(expl)
         bc.print_table(
             f"1. Exploitability from the ergodic set ({c['n_a']} assets; horizon {H}, stationary value after it; "
             f"8 held-out starts and noise paths; utility per household)",
