@@ -198,10 +198,10 @@ class _Setup:
     checkpoint: Path | None
     progress: bool
     callback: object
-    refresh: int = (
-        0  # re-draw the training starts from the network's own ergodic set every this many iterations
-    )
-    refresh_options: dict | None = None  # burn_in, spacing, warmup of the re-draw
+    # Re-draw the training starts from the network's own ergodic set every `refresh` iterations (0: never),
+    # with these burn_in, spacing and warmup. A run resumed from a checkpoint re-draws at the next multiple.
+    refresh: int = 0
+    refresh_options: dict | None = None
 
 
 @dataclasses.dataclass
