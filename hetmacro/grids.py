@@ -337,6 +337,26 @@ class ActionGrid(eqx.Module):
         return cls(name, 0.5 * (e[1:] + e[:-1]), low, high)
 
     @classmethod
+    def geometric(cls, name: str, n: int, smallest: float, high: float = 1.0, low: float = 0.0) -> ActionGrid:
+        """``n`` actions spaced geometrically from ``smallest`` to ``high`` (both included), in [low, high].
+
+        Adjacent actions differ by the same ratio (high / smallest)^(1 / (n - 1)): the grid for a share
+        whose relevant values span orders of magnitude. A savings economy's consumption share c / x is
+        about 1 for hand-to-mouth households and a few percent for the rich, who hold most of the
+        capital; with 20 shares from 0.02 to 1 adjacent shares differ by 23% everywhere, where 20 equal
+        cells (0.025, 0.075, ...) differ by 200% at the bottom and cannot consume all of cash on hand.
+        Cell edges are the midpoints between actions, as for every grid.
+        """
+        if n < 2:
+            raise ValueError(f"ActionGrid.geometric '{name}': need n >= 2 actions, got {n}.")
+        if not 0 < smallest < high or smallest < low:
+            raise ValueError(
+                f"ActionGrid.geometric '{name}': need max(0, low) < smallest < high, got smallest = {smallest}, "
+                f"[low, high] = [{low}, {high}]."
+            )
+        return cls(name, np.geomspace(smallest, high, n), low, high)
+
+    @classmethod
     def integers(cls, name: str, low: int, high: int) -> ActionGrid:
         """The integer actions low, low + 1, ..., high (e.g. moves on a lattice)."""
         return cls(name, np.arange(low, high + 1, dtype=np.float64), low - 0.5, high + 0.5)

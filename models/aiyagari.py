@@ -39,7 +39,8 @@ declarations (the game form below is derived from them).
   (calibration ``mfax_macro``). See :mod:`hetmacro.models.krusell_smith` for the two-state original.
 
 **The game form** (derived by :class:`hetmacro.SavingsEconomy`). The action is the share s of cash
-on hand beyond the borrowing limit that is consumed, on the grid ``ActionGrid.midpoints(n_actions)``:
+on hand beyond the borrowing limit that is consumed, on ``n_actions`` shares spaced geometrically from
+``smallest_share`` to 1 (``share_grid="uniform"``: ``ActionGrid.midpoints(n_actions)``, the paper's):
 
     x_t = (1 + r_t) a_t + y_t(e_t) - a_min,    c_t = s_t x_t,    a_{t+1} = a_min + (1 - s_t) x_t,
 
@@ -130,7 +131,8 @@ class Aiyagari(hm.SavingsEconomy):
     Aggregate risk: ``aggregate_risk``, log TFP AR(1) ``tfp_rho``, ``tfp_sd`` (innovation s.d.), and
     rare disasters: each quarter with probability ``disaster_prob`` log TFP jumps by ``disaster_size``
     (e.g. -0.1), decaying at ``tfp_rho`` (:class:`hetmacro.AR1`'s jump; 0 by default: none).
-    Game form: ``n_actions`` consumption shares, horizon ``T`` (None: infinite), ``timing``,
+    Game form: ``n_actions`` consumption shares spaced by ``share_grid`` from ``smallest_share``
+    (:class:`hetmacro.SavingsEconomy`), horizon ``T`` (None: infinite), ``timing``,
     ``price_guard`` g in the price formulas; mu_0 is uniform over the grid x chain.
 
     The asset grid and the income chain are built with numpy when a model is compiled. Only the fields

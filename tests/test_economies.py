@@ -241,7 +241,9 @@ def test_a_plain_model_gets_the_generic_path(x64):
     plain = hm.solve(PlainThreeStates(), method="stationary")
     assert plain.result.algorithm == "policy iteration"
     declared = hm.solve(
-        ECONOMIES["ThreeStates"](n_a=60, n_actions=30), algorithm="policy iteration", method="stationary"
+        ECONOMIES["ThreeStates"](n_a=60, n_actions=30, share_grid="uniform"),  # the plain model's shares
+        algorithm="policy iteration",
+        method="stationary",
     )
     assert plain.aggregates["r"] == pytest.approx(declared.aggregates["r"], abs=1e-7)
     mu = plain.stationary

@@ -29,6 +29,14 @@ cash on hand beyond the borrowing limit, on ``n_actions`` cells of [0, 1]:
 
     x = (1 + r) a + y(e) - a_min,     c = s x,     a' = a_min + (1 - s) x,     reward u(c).
 
+The shares are spaced geometrically from ``smallest_share`` (0.02) to 1 (``share_grid="geometric"``,
+the default): adjacent shares differ by one ratio, so a rich household (c / x of a few percent) chooses
+its consumption as finely as a poor one, and a constrained household can consume all of cash on hand.
+``share_grid="uniform"`` takes the midpoints of ``n_actions`` equal cells (0.025, 0.075, ..., 0.975 for
+20: the paper's macro game). With 20 shares on SSJ's Krusell–Smith calibration the game's own steady
+state has K 0.14% below the continuous (EGM) one, against 2.7% with equal cells
+(``benchmarks/ks_share_grid.py``).
+
 A subclass that overrides ``transition`` or ``reward`` as well is checked when it is compiled: on every
 state, action and the initial aggregate state, its functions must agree with the ones derived from its
 declarations, or compilation fails naming the mismatch (a different budget is a different model: write
@@ -48,7 +56,10 @@ from ..market import AssetSupply, Market
 from ..model import Model, static
 from .utility import Utility, check_utility
 
-__all__ = ["SavingsEconomy", "assets_from", "consumption_from"]
+__all__ = ["SHARE_GRIDS", "SavingsEconomy", "assets_from", "consumption_from"]
+
+#: How the consumption shares of the game form are spaced on [0, 1].
+SHARE_GRIDS = ("geometric", "uniform")
 
 
 def consumption_from(a, a_next, y, r):
@@ -64,12 +75,25 @@ def assets_from(c, a_next, y, r):
 class SavingsEconomy(Model):
     """Base class of economies whose households save in one asset; see the module docstring.
 
-    Fields every savings economy has: ``n_actions`` (consumption shares in the game form) and ``T``
+    Fields every savings economy has: ``n_actions`` (consumption shares in the game form), ``share_grid``
+    ("geometric" or "uniform") and ``smallest_share`` (the geometric grid's first share), and ``T``
     (horizon of the game form; None: infinite).
     """
 
     n_actions: int = static(50)
+    share_grid: str = static("geometric")
+    smallest_share: float = static(0.02)
     T: int | None = static(None)
+
+    def __check_init__(self):
+        name = type(self).__name__
+        if self.share_grid not in SHARE_GRIDS:
+            raise ValueError(f"{name}.share_grid = {self.share_grid!r}: use one of {list(SHARE_GRIDS)}.")
+        if self.share_grid == "geometric" and not 0 < self.smallest_share < 1:
+            raise ValueError(
+                f"{name}.smallest_share = {self.smallest_share!r}: the smallest consumption share of a "
+                "geometric grid must lie in (0, 1) (e.g. 0.02: a rich household consuming 2% of its cash on hand)."
+            )
 
     # --- what the economist declares -------------------------------------------------------------------
     def utility(self) -> Utility:
@@ -120,7 +144,10 @@ class SavingsEconomy(Model):
 
     # --- the game form, derived ------------------------------------------------------------------------
     def actions(self) -> ActionGrid:
-        return ActionGrid.midpoints("consumption share", self.n_actions)
+        """The consumption shares: ``n_actions`` of them, spaced as ``share_grid`` says (see the class)."""
+        if self.share_grid == "uniform" or self.n_actions < 2:
+            return ActionGrid.midpoints("consumption share", self.n_actions)
+        return ActionGrid.geometric("consumption share", self.n_actions, self.smallest_share)
 
     def cash_on_hand(self, s, agg):
         """x = (1 + r) a + y(e) - a_min: what a household can consume or save beyond the borrowing limit."""
