@@ -331,3 +331,23 @@ def test_an_asset_in_zero_net_supply_has_its_rate_as_the_unknown(x64):
     errors = _first_order_errors(ss, G, "beta", 0.9 ** np.arange(T), (1e-3, 1e-4, 1e-5), ("r",))
     orders = np.log10(errors[:-1] / errors[1:])
     assert np.all(orders > 0.85) and errors[0] < 1e-3, errors
+
+
+def test_a_float64_linear_rule_drives_a_float32_game_in_float32(small):
+    """``init_policy="linear"`` / ``ergodic_policy="linear"`` solve the rule in float64 and simulate it
+    in the (float32) game RSPG trains: its arrays are cast to the game's precision, so the rollout is
+    float32 throughout and JAX has no float64 request to truncate (it warned once per array before)."""
+    import warnings
+
+    from hetmacro.mfg import infinite
+
+    with jax.enable_x64(True):
+        lin = hm.solve(small["model"], method="linear", T=small["T"], steady_state=small["stationary"])
+    game = hm.compile(small["model"])
+    assert game.dtype == jnp.float32
+    policy, carry = infinite.resolve_policy(game, lin)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        mu = game.rollout(jax.random.PRNGKey(0), policy, carry, T=3).aggs.mu
+    assert mu.dtype == jnp.float32
+    assert np.allclose(np.asarray(mu).sum(axis=(1, 2)), 1.0, atol=1e-5)

@@ -199,6 +199,17 @@ def stationary_policy(game: Game, stationary):
     return GamePolicy(StationaryRule(a_next), game), None
 
 
+def _in_dtype(tree, dtype):
+    """Every floating-point array of ``tree`` (jax or numpy) cast to ``dtype``; the rest as it is."""
+
+    def cast(x):
+        if isinstance(x, (jax.Array, np.ndarray)) and jnp.issubdtype(x.dtype, jnp.floating):
+            return np.asarray(x, dtype) if isinstance(x, np.ndarray) else x.astype(dtype)
+        return x
+
+    return jax.tree_util.tree_map(cast, tree)
+
+
 def resolve_policy(game: Game, policy, stationary=None):
     """(policy(carry, agg) -> (carry, pi), carry) from "stationary", a Solution, or such a pair ("linear" is
     made a Solution by :func:`plan_horizon`)."""
@@ -213,7 +224,8 @@ def resolve_policy(game: Game, policy, stationary=None):
                 f"{None if policy.game is None else (policy.game.n, policy.game.m, policy.game.A)} differ "
                 f"from this model's {(game.n, game.m, game.A)}."
             )
-        return policy.policy_fn(), policy.initial_carry()
+        # A Solution solved in float64 (linear, ks) drives a float32 game in the game's precision.
+        return _in_dtype((policy.policy_fn(), policy.initial_carry()), game.dtype)
     if isinstance(policy, tuple) and len(policy) == 2 and callable(policy[0]):
         return policy
     if callable(policy):
