@@ -61,13 +61,16 @@ __all__ = [
 
 
 # --- command line ---------------------------------------------------------------------------------
-def parse_args(description: str, argv: Sequence[str] | None = None, extra: Callable | None = None):
-    """The common command line: ``--quick``, ``--json``, ``--reps N``.
+def parse_args(
+    description: str, argv: Sequence[str] | None = None, extra: Callable | None = None, shares: bool = False
+):
+    """The common command line: ``--quick``, ``--json``, ``--reps N`` (and ``--share-grid``).
 
     Args:
         description: one line on what the benchmark measures (shown by ``--help``).
         argv: arguments to parse (default ``sys.argv[1:]``).
         extra: ``extra(parser)`` adds script-specific options.
+        shares: add ``--share-grid``, the spacing of a savings economy's consumption shares.
     """
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument(
@@ -81,6 +84,13 @@ def parse_args(description: str, argv: Sequence[str] | None = None, extra: Calla
     parser.add_argument(
         "--reps", type=int, default=None, help="timed repetitions per measurement (median is reported)"
     )
+    if shares:
+        parser.add_argument(
+            "--share-grid",
+            choices=("geometric", "uniform"),
+            default="geometric",
+            help="spacing of the game's consumption shares (default geometric, the model's default)",
+        )
     if extra is not None:
         extra(parser)
     args = parser.parse_args(argv)

@@ -204,7 +204,9 @@ def ssj_timings(n_a: int, T: int) -> dict | None:
 def comparison_case(sz: dict, rspg_sz: dict | None, n_expl: int) -> dict:
     c = sz
     with jax.enable_x64(True):
-        base = KrusellSmith.from_calibration("krusell_smith_1998:ssj", grid_kind="geometric", n_a=c["n_a"])
+        base = KrusellSmith.from_calibration(
+            "krusell_smith_1998:ssj", grid_kind="geometric", n_a=c["n_a"], share_grid=c["share_grid"]
+        )  # fmt: skip
         bc.log("comparison: linear (calibration, Jacobians, GE) ...")
         t0 = time.perf_counter()
         lin = hm.solve(base, method="linear", calibrate_to={"r": 0.01, "Y": 1.0}, T=c["T"], horizon=40,
@@ -435,8 +437,9 @@ def figure(res: dict, path: Path, full_reference: bool) -> None:
 
 
 def main(argv=None) -> None:
-    args = bc.parse_args(__doc__.splitlines()[0], argv, _extra)
+    args = bc.parse_args(__doc__.splitlines()[0], argv, _extra, shares=True)
     sz = sizes(args.quick)
+    sz["comparison"]["share_grid"] = args.share_grid
     info = bc.machine()
     print(f"machine: {bc.describe_machine(info)}\n")
     bc.log("case 1: the two-state original ...")

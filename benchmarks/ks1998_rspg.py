@@ -40,13 +40,15 @@ def sizes(quick: bool) -> dict:
 
 
 def main(argv=None):
-    args = bc.parse_args(__doc__.splitlines()[0], argv)
+    args = bc.parse_args(__doc__.splitlines()[0], argv, shares=True)
     c = sizes(args.quick)
     info = bc.machine()
     print(f"machine: {bc.describe_machine(info)}\n")
     out = {"benchmark": "ks1998_rspg", "machine": info, "sizes": c}
     with jax.enable_x64(True):
-        model = KrusellSmith.from_calibration("krusell_smith_1998", grid_kind="geometric", n_a=c["n_a"])
+        model = KrusellSmith.from_calibration(
+            "krusell_smith_1998", grid_kind="geometric", n_a=c["n_a"], share_grid=args.share_grid
+        )
         bc.log("Krusell–Smith algorithm ...")
         t0 = time.perf_counter()
         ks = hm.solve(model, method="ks", n_K=c["n_K"], periods=c["periods"], burn_in=c["burn_in"])

@@ -64,7 +64,7 @@ def sizes(quick: bool) -> dict:
 
 
 def main(argv=None):
-    args = bc.parse_args(__doc__.splitlines()[0], argv)
+    args = bc.parse_args(__doc__.splitlines()[0], argv, shares=True)
     c = sizes(args.quick)
     info = bc.machine()
     print(f"machine: {bc.describe_machine(info)}\n")
@@ -72,7 +72,9 @@ def main(argv=None):
            "disaster": {"prob": DISASTER_PROB, "size": DISASTER_SIZE}}  # fmt: skip
     H = c["horizon"]
     with jax.enable_x64(True):
-        base = KrusellSmith.from_calibration("krusell_smith_1998:ssj", grid_kind="geometric", n_a=c["n_a"])
+        base = KrusellSmith.from_calibration(
+            "krusell_smith_1998:ssj", grid_kind="geometric", n_a=c["n_a"], share_grid=args.share_grid
+        )
         bc.log("linear rule of the economy without disasters ...")
         t0 = time.perf_counter()
         lin = hm.solve(base, method="linear", calibrate_to={"r": 0.01, "Y": 1.0}, T=300, horizon=40)

@@ -76,7 +76,9 @@ def sizes(quick: bool) -> dict:
 
 
 def solve_all(c: dict) -> dict:
-    base = KrusellSmith.from_calibration("krusell_smith_1998:ssj", grid_kind="geometric", n_a=c["n_a"])
+    base = KrusellSmith.from_calibration(
+        "krusell_smith_1998:ssj", grid_kind="geometric", n_a=c["n_a"], share_grid=c["share_grid"]
+    )
     bc.log("linear (calibration, Jacobians, GE) ...")
     t0 = time.perf_counter()
     lin = hm.solve(base, method="linear", calibrate_to={"r": 0.01, "Y": 1.0}, T=c["T"], horizon=40)
@@ -150,8 +152,8 @@ def moments(game, policy, carry, starts, T: int, seed: int = 77) -> dict:
 
 
 def main(argv=None):
-    args = bc.parse_args(__doc__.splitlines()[0], argv, extra=options)
-    c = sizes(args.quick)
+    args = bc.parse_args(__doc__.splitlines()[0], argv, extra=options, shares=True)
+    c = {**sizes(args.quick), "share_grid": args.share_grid}
     c["init"] = args.init
     if args.train_horizon is not None:
         c["train_horizon"] = args.train_horizon

@@ -3,7 +3,8 @@
 RSPG chooses among ``n_actions`` consumption shares of cash on hand (an ordinal grid), while the
 linear solution and the Krusell–Smith algorithm choose consumption continuously (EGM). On SSJ's
 Krusell–Smith calibration without aggregate risk (100 assets x 7 income states), the stationary
-equilibrium is computed twice for each grid of shares:
+equilibrium is computed for each spacing of the shares (``share_grid``: "uniform", the midpoints of
+equal cells; "geometric", from 0.02 to 1, the default) and each number of them:
 
 - ``algorithm="egm"``: continuous consumption (the steady state the linear and KS solutions linearise
   around or start from);
@@ -11,18 +12,20 @@ equilibrium is computed twice for each grid of shares:
   expectation (the steady state of the game RSPG solves).
 
 Printed: K and r of each, and the gap in K. With ``--rspg N``, RSPG is also trained with N iterations
-on the economy with aggregate risk at each grid (warm start on the linear rule, horizon 80) and the mean
-K of a 2,000-quarter simulation under its own policy, from its own ergodic set, is printed beside them.
+on the economy with aggregate risk at 20 and 40 shares (warm start on the linear rule, horizon 80) and
+the mean K of a 2,000-quarter simulation under its own policy, from its own ergodic set, is printed
+beside them.
 
 Usage::
 
-    python benchmarks/ks_share_grid.py               # 20, 40, 80 shares (about 30 s)
-    python benchmarks/ks_share_grid.py --rspg 100    # and RSPG at 20 and 40 shares (minutes)
+    python benchmarks/ks_share_grid.py               # both spacings, 20, 40, 80 shares (about a minute)
+    python benchmarks/ks_share_grid.py --rspg 100    # and RSPG at 20 and 40 shares (many minutes)
     python benchmarks/ks_share_grid.py --json
 """
 
 from __future__ import annotations
 
+import itertools
 import sys
 import time
 from pathlib import Path
@@ -52,17 +55,18 @@ def main(argv=None):
     out = {"benchmark": "ks_share_grid", "machine": info, "n_a": args.n_a, "rows": []}
     rows = []
     with jax.enable_x64(True):
-        for n_actions in grids:
+        for share_grid, n_actions in itertools.product(("uniform", "geometric"), grids):
             base = KrusellSmith.from_calibration(
-                "krusell_smith_1998:ssj", grid_kind="geometric", n_a=args.n_a, n_actions=n_actions
-            )
+                "krusell_smith_1998:ssj", grid_kind="geometric", n_a=args.n_a, n_actions=n_actions,
+                share_grid=share_grid,
+            )  # fmt: skip
             steady = base.without_aggregate_risk()
             egm = hm.solve(steady, method="stationary")
             game_ss = hm.solve(steady, method="stationary", algorithm="policy iteration")
-            row = {"n_actions": n_actions, "K_egm": egm.aggregates["K"], "r_egm": egm.aggregates["r"],
+            row = {"share_grid": share_grid, "n_actions": n_actions, "K_egm": egm.aggregates["K"], "r_egm": egm.aggregates["r"],
                    "K_game": game_ss.aggregates["K"], "r_game": game_ss.aggregates["r"]}  # fmt: skip
             if args.rspg and n_actions <= 40:
-                bc.log(f"RSPG at {n_actions} shares, {args.rspg} iterations ...")
+                bc.log(f"RSPG at {n_actions} {share_grid} shares, {args.rspg} iterations ...")
                 t0 = time.perf_counter()
                 sol = hm.solve(base, method="rspg", horizon=80, iterations=args.rspg, init_policy="linear",
                                ergodic_policy="linear", progress=False)  # fmt: skip
@@ -75,6 +79,7 @@ def main(argv=None):
             out["rows"].append(row)
             rows.append(
                 [
+                    share_grid,
                     str(n_actions),
                     f"{row['K_egm']:.4f} ({100 * row['r_egm']:.3f}%)",
                     f"{row['K_game']:.4f} ({100 * row['r_game']:.3f}%)",
@@ -85,6 +90,7 @@ def main(argv=None):
     bc.print_table(
         f"Steady state K (r) without aggregate risk, {args.n_a} assets x 7 income states",
         [
+            "spacing",
             "shares",
             "EGM (continuous)",
             "game (policy iteration)",
