@@ -4,7 +4,7 @@ RSPG chooses among ``n_actions`` consumption shares of cash on hand (an ordinal 
 linear solution and the Krusell–Smith algorithm choose consumption continuously (EGM). On SSJ's
 Krusell–Smith calibration without aggregate risk (100 assets x 7 income states), the stationary
 equilibrium is computed for each spacing of the shares (``share_grid``: "uniform", the midpoints of
-equal cells; "geometric", from 0.02 to 1, the default) and each number of them:
+equal cells; "geometric", from 0.4 / n_actions to 1, the default) and each number of them:
 
 - ``algorithm="egm"``: continuous consumption (the steady state the linear and KS solutions linearise
   around or start from);

@@ -181,6 +181,7 @@ class Aiyagari(hm.SavingsEconomy):
     disaster_size: float = static(0.0)
     # the game form
     n_actions: int = static(20)
+    share_grid: str = static("geometric")  # the rich, who hold the capital, consume a few % of cash on hand
     T: int | None = static(None)
     timing: str = static("textbook")
     price_guard: float = param(0.0)

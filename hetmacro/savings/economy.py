@@ -29,13 +29,16 @@ cash on hand beyond the borrowing limit, on ``n_actions`` cells of [0, 1]:
 
     x = (1 + r) a + y(e) - a_min,     c = s x,     a' = a_min + (1 - s) x,     reward u(c).
 
-The shares are spaced geometrically from ``smallest_share`` (0.02) to 1 (``share_grid="geometric"``,
-the default): adjacent shares differ by one ratio, so a rich household (c / x of a few percent) chooses
-its consumption as finely as a poor one, and a constrained household can consume all of cash on hand.
-``share_grid="uniform"`` takes the midpoints of ``n_actions`` equal cells (0.025, 0.075, ..., 0.975 for
-20: the paper's macro game). With 20 shares on SSJ's Krusell–Smith calibration the game's own steady
-state has K 0.14% below the continuous (EGM) one, against 2.7% with equal cells
-(``benchmarks/ks_share_grid.py``).
+``share_grid="uniform"`` (the default) takes the midpoints of ``n_actions`` equal cells (0.025, 0.075,
+..., 0.975 for 20: the paper's macro game). ``share_grid="geometric"`` spaces them geometrically from
+``smallest_share`` to 1: adjacent shares differ by one ratio, so a rich household (c / x of a few
+percent) chooses its consumption as finely as a poor one, and a constrained household can consume all
+of cash on hand. The smallest share defaults to 0.4 / ``n_actions`` (0.02 at 20 shares), so that a
+finer grid also reaches smaller shares. It suits economies whose capital is held by households far from
+the borrowing limit (Aiyagari, Krusell–Smith: their default): with 20 shares on SSJ's Krusell–Smith
+calibration the game's own steady state has K 0.14% below the continuous (EGM) one, against 2.7% with
+equal cells (``benchmarks/ks_share_grid.py``). Where households crowd the borrowing limit (a Huggett
+economy), shares near 1 need the fine spacing of equal cells.
 
 A subclass that overrides ``transition`` or ``reward`` as well is checked when it is compiled: on every
 state, action and the initial aggregate state, its functions must agree with the ones derived from its
@@ -76,20 +79,25 @@ class SavingsEconomy(Model):
     """Base class of economies whose households save in one asset; see the module docstring.
 
     Fields every savings economy has: ``n_actions`` (consumption shares in the game form), ``share_grid``
-    ("geometric" or "uniform") and ``smallest_share`` (the geometric grid's first share), and ``T``
+    ("uniform", the default, or "geometric") and ``smallest_share`` (the geometric grid's first share; None: 0.4 /
+    ``n_actions``), and ``T``
     (horizon of the game form; None: infinite).
     """
 
     n_actions: int = static(50)
-    share_grid: str = static("geometric")
-    smallest_share: float = static(0.02)
+    share_grid: str = static("uniform")
+    smallest_share: float | None = static(None)
     T: int | None = static(None)
 
     def __check_init__(self):
         name = type(self).__name__
         if self.share_grid not in SHARE_GRIDS:
             raise ValueError(f"{name}.share_grid = {self.share_grid!r}: use one of {list(SHARE_GRIDS)}.")
-        if self.share_grid == "geometric" and not 0 < self.smallest_share < 1:
+        if (
+            self.share_grid == "geometric"
+            and self.smallest_share is not None
+            and not 0 < self.smallest_share < 1
+        ):
             raise ValueError(
                 f"{name}.smallest_share = {self.smallest_share!r}: the smallest consumption share of a "
                 "geometric grid must lie in (0, 1) (e.g. 0.02: a rich household consuming 2% of its cash on hand)."
@@ -147,7 +155,8 @@ class SavingsEconomy(Model):
         """The consumption shares: ``n_actions`` of them, spaced as ``share_grid`` says (see the class)."""
         if self.share_grid == "uniform" or self.n_actions < 2:
             return ActionGrid.midpoints("consumption share", self.n_actions)
-        return ActionGrid.geometric("consumption share", self.n_actions, self.smallest_share)
+        smallest = self.smallest_share or 0.4 / self.n_actions
+        return ActionGrid.geometric("consumption share", self.n_actions, smallest)
 
     def cash_on_hand(self, s, agg):
         """x = (1 + r) a + y(e) - a_min: what a household can consume or save beyond the borrowing limit."""
