@@ -79,9 +79,8 @@ class SavingsEconomy(Model):
     """Base class of economies whose households save in one asset; see the module docstring.
 
     Fields every savings economy has: ``n_actions`` (consumption shares in the game form), ``share_grid``
-    ("uniform", the default, or "geometric") and ``smallest_share`` (the geometric grid's first share; None: 0.4 /
-    ``n_actions``), and ``T``
-    (horizon of the game form; None: infinite).
+    ("uniform", the default, or "geometric"), ``smallest_share`` (the geometric grid's first share; None:
+    0.4 / ``n_actions``) and ``T`` (horizon of the game form; None: infinite).
     """
 
     n_actions: int = static(50)
