@@ -39,8 +39,9 @@ declarations (the game form below is derived from them).
   (calibration ``mfax_macro``). See :mod:`hetmacro.models.krusell_smith` for the two-state original.
 
 **The game form** (derived by :class:`hetmacro.SavingsEconomy`). The action is the share s of cash
-on hand beyond the borrowing limit that is consumed, on ``n_actions`` shares spaced geometrically from
-``smallest_share`` to 1 (``share_grid="uniform"``: ``ActionGrid.midpoints(n_actions)``, the paper's):
+on hand beyond the borrowing limit that is consumed, on ``n_actions`` equal cells of [0, 1]
+(``ActionGrid.midpoints(n_actions)``, the paper's; ``share_grid="geometric"`` spaces them geometrically
+from ``smallest_share`` to 1, the default of :class:`~hetmacro.models.KrusellSmith`):
 
     x_t = (1 + r_t) a_t + y_t(e_t) - a_min,    c_t = s_t x_t,    a_{t+1} = a_min + (1 - s_t) x_t,
 
@@ -181,7 +182,6 @@ class Aiyagari(hm.SavingsEconomy):
     disaster_size: float = static(0.0)
     # the game form
     n_actions: int = static(20)
-    share_grid: str = static("geometric")  # the rich, who hold the capital, consume a few % of cash on hand
     T: int | None = static(None)
     timing: str = static("textbook")
     price_guard: float = param(0.0)

@@ -139,7 +139,9 @@ class KrusellSmith(Aiyagari):
     the ratios ``ratio_good_to_bad``, ``ratio_bad_to_good``, the employed's labour endowment ``l_bar``
     and the unemployment-insurance replacement rate ``ui_replacement``; for "ar1" the inherited
     ``tfp_rho``, ``tfp_sd`` and income-chain fields (``n_e``, ``rho_e``, ``sd_e``, ... are unused by
-    "two_state", whose chain is employment). Defaults are the ``krusell_smith_1998`` calibration.
+    "two_state", whose chain is employment). Defaults are the ``krusell_smith_1998`` calibration, and
+    the game form's consumption shares are spaced geometrically (``share_grid="geometric"``: 20 shares
+    from 0.02 to 1; :class:`hetmacro.SavingsEconomy`).
     """
 
     beta: float = param(0.99)
@@ -164,6 +166,8 @@ class KrusellSmith(Aiyagari):
     ui_replacement: float = param(0.15)
     tfp_rho: float = static(0.95)
     tfp_sd: float = static(0.007)
+    # the rich, who hold the capital, consume a few % of their cash on hand (docs/rspg.md, section 10)
+    share_grid: str = static("geometric")
 
     def __check_init__(self):
         name = type(self).__name__

@@ -364,7 +364,7 @@ def test_bad_share_grids_are_refused():
     with pytest.raises(ValueError, match=r"share_grid = 'log': use one of \['geometric', 'uniform'\]"):
         Aiyagari(share_grid="log")
     with pytest.raises(ValueError, match=r"smallest_share = 0\.0: .* must lie in \(0, 1\)"):
-        Aiyagari(smallest_share=0.0)
+        Aiyagari(share_grid="geometric", smallest_share=0.0)
     with pytest.raises(ValueError, match=r"need n >= 2 actions"):
         hm.ActionGrid.geometric("share", 1, 0.1)
     with pytest.raises(ValueError, match=r"need max\(0, low\) < smallest < high"):

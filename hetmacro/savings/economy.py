@@ -35,7 +35,7 @@ cash on hand beyond the borrowing limit, on ``n_actions`` cells of [0, 1]:
 percent) chooses its consumption as finely as a poor one, and a constrained household can consume all
 of cash on hand. The smallest share defaults to 0.4 / ``n_actions`` (0.02 at 20 shares), so that a
 finer grid also reaches smaller shares. It suits economies whose capital is held by households far from
-the borrowing limit (Aiyagari, Krusell–Smith: their default): with 20 shares on SSJ's Krusell–Smith
+the borrowing limit (Krusell–Smith: its default): with 20 shares on SSJ's Krusell–Smith
 calibration the game's own steady state has K 0.14% below the continuous (EGM) one, against 2.7% with
 equal cells (``benchmarks/ks_share_grid.py``). Where households crowd the borrowing limit (a Huggett
 economy), shares near 1 need the fine spacing of equal cells.
