@@ -382,9 +382,10 @@ def _cast_noise(z, dtype):
     return jax.tree.map(lambda x: x.astype(dtype) if jnp.issubdtype(x.dtype, jnp.floating) else x, z)
 
 
-def _cast_model(model, dtype):
+def cast_floats(tree, dtype):
+    """Every floating-point array of ``tree`` (jax or numpy, kept so) cast to ``dtype``; the rest as it is."""
     return jax.tree.map(
-        lambda x: x.astype(dtype) if eqx.is_array(x) and jnp.issubdtype(x.dtype, jnp.floating) else x, model
+        lambda x: x.astype(dtype) if eqx.is_array(x) and jnp.issubdtype(x.dtype, jnp.floating) else x, tree
     )
 
 
@@ -402,7 +403,7 @@ def compile(model: Model, dtype=None) -> Game:
     if dtype is None:
         dtype = jax.dtypes.canonicalize_dtype(jnp.float64)
     dtype = jnp.dtype(dtype)
-    model = _cast_model(model, dtype)
+    model = cast_floats(model, dtype)
     name = type(model).__name__
     grid, chain, actions = model.grid(), model.chain(), model.actions()
     for what, obj, cls in (
@@ -437,9 +438,9 @@ def compile(model: Model, dtype=None) -> Game:
         )
     game = Game(
         model=model,
-        grid=_cast_model(grid, dtype),
-        chain=_cast_model(chain, dtype),
-        actions=_cast_model(actions, dtype),
+        grid=cast_floats(grid, dtype),
+        chain=cast_floats(chain, dtype),
+        actions=cast_floats(actions, dtype),
         noise=noise,
         eps=jnp.asarray(eps, dtype),
         eps_p=jnp.asarray(eps_p, dtype),

@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from ..game import Game
+from ..game import Game, cast_floats
 from ..solution import Solution
 from .policies import PolicyNetwork
 from .starts import Starts, ergodic_starts, given_starts, stationary_start
@@ -199,17 +199,6 @@ def stationary_policy(game: Game, stationary):
     return GamePolicy(StationaryRule(a_next), game), None
 
 
-def _in_dtype(tree, dtype):
-    """Every floating-point array of ``tree`` (jax or numpy) cast to ``dtype``; the rest as it is."""
-
-    def cast(x):
-        if isinstance(x, (jax.Array, np.ndarray)) and jnp.issubdtype(x.dtype, jnp.floating):
-            return np.asarray(x, dtype) if isinstance(x, np.ndarray) else x.astype(dtype)
-        return x
-
-    return jax.tree_util.tree_map(cast, tree)
-
-
 def resolve_policy(game: Game, policy, stationary=None):
     """(policy(carry, agg) -> (carry, pi), carry) from "stationary", a Solution, or such a pair ("linear" is
     made a Solution by :func:`plan_horizon`)."""
@@ -225,7 +214,7 @@ def resolve_policy(game: Game, policy, stationary=None):
                 f"from this model's {(game.n, game.m, game.A)}."
             )
         # A Solution solved in float64 (linear, ks) drives a float32 game in the game's precision.
-        return _in_dtype((policy.policy_fn(), policy.initial_carry()), game.dtype)
+        return cast_floats((policy.policy_fn(), policy.initial_carry()), game.dtype)
     if isinstance(policy, tuple) and len(policy) == 2 and callable(policy[0]):
         return policy
     if callable(policy):
