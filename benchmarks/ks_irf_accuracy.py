@@ -65,7 +65,7 @@ def warm_start_only(model, config):
     """The network fitted to ``config.init_policy``, evaluated without a training step."""
     t0 = time.perf_counter()
     setup = rspg.configure(model, config)
-    training = rspg._Training(setup.params, [], [], 0, 0.0, 0.0, 0.0, [0.0, None])
+    training = rspg._Training.untrained(setup.params)
     return rspg.build(model, setup, training, rspg.evaluate(setup, training), t0)
 
 

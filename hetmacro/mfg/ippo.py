@@ -85,7 +85,7 @@ def train(setup, trainer, state, step, t_compile):
     """The outer loop in Python, one compiled PPO iteration per call; evaluations every ``eval_every``."""
     opts, method = setup.opts, setup.method
     iterations, eval_every = int(opts["iterations"]), int(opts["eval_every"])
-    training = rspg._Training(state.params[0], [], [], 0, 0.0, 0.0, t_compile, [0.0, None])
+    training = rspg._Training.untrained(state.params[0], t_compile)
     agent_steps_per_it = trainer.n_paths * trainer.env.n_agents * trainer.env.T
     key = jax.random.fold_in(jax.random.PRNGKey(setup.seed), 2)
 

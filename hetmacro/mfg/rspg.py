@@ -138,6 +138,11 @@ class _Training:
     t_compile: float
     t_eval: list  # [total seconds, first call]
 
+    @classmethod
+    def untrained(cls, params, t_compile: float = 0.0) -> _Training:
+        """The record of parameters before any iteration: no history, no time spent training."""
+        return cls(params, [], [], 0, 0.0, 0.0, t_compile, [0.0, None])
+
 
 def configure(model, config, game: Game | None = None) -> _Setup:
     """Options (the game's default rules, then the user's), the network, the noise paths and the trainer."""
@@ -319,7 +324,7 @@ def train(setup: _Setup) -> _Training:
     method, opts, ckpt = setup.method, setup.opts, setup.checkpoint
     iterations, chunk = int(opts["iterations"]), max(1, int(opts["chunk"]))
     params, opt_state = setup.params, setup.opt_state
-    training = _Training(params, [], [], 0, 0.0, 0.0, 0.0, [0.0, None])
+    training = _Training.untrained(params)
     if ckpt is not None:
         loaded = load_checkpoint(ckpt, (params, opt_state), setup.signature)
         if loaded is not None:
